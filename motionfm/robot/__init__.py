@@ -1,0 +1,22 @@
+"""The Unitree G1: model loading, joint/body order by name, JAX forward kinematics (MJX)."""
+
+from motionfm.robot.g1 import (
+    FOOT_BODIES,
+    FOOT_SOLE_POINTS,
+    G1_BODY_NAMES,
+    G1_JOINT_NAMES,
+    NUM_BODIES,
+    NUM_JOINTS,
+    QPOS_DIM,
+    VARIANTS,
+    RobotModel,
+    load_g1,
+    model_path,
+)
+from motionfm.robot.kinematics import FKResult, default_fk, fk_mujoco, foot_points, make_fk
+
+__all__ = [
+    "FOOT_BODIES", "FOOT_SOLE_POINTS", "G1_BODY_NAMES", "G1_JOINT_NAMES", "NUM_BODIES",
+    "NUM_JOINTS", "QPOS_DIM", "VARIANTS", "FKResult", "RobotModel", "default_fk", "fk_mujoco",
+    "foot_points", "load_g1", "make_fk", "model_path",
+]
