@@ -250,6 +250,7 @@ class Motion:
         path: str | os.PathLike,
         fps: float | None = None,
         *,
+        default_fps: float | None = None,
         limits: LimitPolicy = "warn",
         limit_tolerance: float = 0.05,
         quat_tolerance: float = 1e-2,
@@ -262,6 +263,8 @@ class Motion:
             fps: the file's frame rate. Required for a CSV unless a ``clips.jsonl`` gives it; for
                 files that store their fps it must agree (else an fps-mismatch error). To change
                 the rate, load and then :meth:`resample`.
+            default_fps: the rate to assume when neither ``fps``, the file nor a ``clips.jsonl``
+                gives one (for folders of CSVs without an index).
             limits: what to do about joints outside the G1's limits by more than
                 ``limit_tolerance`` rad: ``"warn"`` (:class:`JointLimitWarning`), ``"error"`` or
                 ``"ignore"``.
@@ -287,7 +290,7 @@ class Motion:
         else:
             raise MotionFileError(path, f"unknown motion file type {path.suffix!r} (expected .csv or .npz)")
 
-        fps = _resolve_fps(path, fps, stored_fps, meta.get("fps"))
+        fps = _resolve_fps(path, fps, stored_fps, meta.get("fps"), default_fps)
         if mask is None:
             mask = np.ones(NUM_JOINTS, bool)
         for joint in meta.get("missing_dofs", ()):
@@ -298,7 +301,9 @@ class Motion:
         problem = _check_arrays(fps, root_pos, root_quat, joints, mask, quat_tolerance)
         if problem:
             raise MotionFileError(path, problem)
-        root_quat = _continuous(root_quat / np.linalg.norm(root_quat, axis=-1, keepdims=True))
+        norm = np.linalg.norm(root_quat, axis=-1, keepdims=True)
+        # Renormalise only what needs it, so saving and loading again is exact.
+        root_quat = _continuous(np.where(np.abs(norm - 1) > 1e-12, root_quat / norm, root_quat))
         motion = cls(fps, root_pos, root_quat, joints, mask, name=str(meta.get("id") or path.stem), captions=captions)
         if limits != "ignore":
             excess = motion.joint_limit_violations(limit_tolerance)
@@ -464,7 +469,7 @@ def _read_npz(path: Path):
     return (np.asarray(root_pos, np.float64), np.asarray(root_quat, np.float64), joints, stored_fps, mask, captions)
 
 
-def _resolve_fps(path: Path, given: float | None, stored: float | None, listed: float | None) -> float:
+def _resolve_fps(path: Path, given: float | None, stored: float | None, listed: float | None, default: float | None) -> float:
     known = [(src, float(v)) for src, v in (("the file", stored), ("clips.jsonl", listed)) if v is not None]
     if given is not None:
         for src, v in known:
@@ -475,6 +480,8 @@ def _resolve_fps(path: Path, given: float | None, stored: float | None, listed: 
         if len(known) == 2 and abs(known[0][1] - known[1][1]) > 1e-6:
             raise MotionFileError(path, f"fps mismatch: the file says {known[0][1]:g} but clips.jsonl says {known[1][1]:g}")
         return known[0][1]
+    if default is not None:
+        return float(default)
     raise MotionFileError(path, "unknown fps: the file does not store one; pass fps= or list the file in a clips.jsonl")
 
 

@@ -101,6 +101,7 @@ class RobotModel:
         default_qpos: ``(36,)`` the model's ``stand`` keyframe if it has one, else ``qpos0``.
         mirror_perm: ``(29,)`` index of each joint's left/right twin (itself on the midline).
         mirror_sign: ``(29,)`` ±1: the twin's angle times this is the mirrored angle.
+        parent_index: ``(30,)`` index in ``body_names`` of each body's parent (-1 for the pelvis).
     """
 
     path: Path
@@ -113,6 +114,7 @@ class RobotModel:
     default_qpos: np.ndarray
     mirror_perm: np.ndarray
     mirror_sign: np.ndarray
+    parent_index: np.ndarray
 
     @property
     def foot_body_index(self) -> np.ndarray:
@@ -159,7 +161,12 @@ def load_g1(variant: str = "g1_mjx") -> RobotModel:
     supports; use ``g1``/``scene`` for plain-MuJoCo rendering and evaluation.
     """
     path = model_path(variant)
-    model = mujoco.MjModel.from_xml_path(str(path))
+    return robot_from_model(mujoco.MjModel.from_xml_path(str(path)), path)
+
+
+def robot_from_model(model: mujoco.MjModel, path: str | os.PathLike = "<model>") -> RobotModel:
+    """Index a compiled G1 ``MjModel`` by name (joints and bodies may be declared in any order)."""
+    path = Path(path)
     if model.nq != QPOS_DIM or model.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE:
         raise ValueError(f"{path}: expected a free root joint and 29 hinges (nq=36), got nq={model.nq}")
     jids = [_name_to_id(model, mujoco.mjtObj.mjOBJ_JOINT, n, path) for n in G1_JOINT_NAMES]
@@ -167,6 +174,8 @@ def load_g1(variant: str = "g1_mjx") -> RobotModel:
     key = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, "stand")
     default = model.key_qpos[key].copy() if key >= 0 else model.qpos0.copy()
     perm, sign = _mirror_table(model, jids)
+    parent_names = [model.body(model.body_parentid[b]).name for b in bids]
+    parents = np.array([G1_BODY_NAMES.index(n) if n in G1_BODY_NAMES else -1 for n in parent_names])
     return RobotModel(
         path=path,
         mj_model=model,
@@ -178,4 +187,5 @@ def load_g1(variant: str = "g1_mjx") -> RobotModel:
         default_qpos=default,
         mirror_perm=perm,
         mirror_sign=sign,
+        parent_index=parents,
     )

@@ -1,0 +1,38 @@
+"""Shared fixtures: the real corpus in ../shared (tests and CI have it) and small corpora built from it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from motionfm.cli import default_data_dir
+
+DATA = default_data_dir()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA / "clips.jsonl").is_file():
+        pytest.fail(f"the G1 corpus is missing at {DATA}; set MOTIONFM_DATA")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def clip_rows(data_dir: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, (data_dir / "clips.jsonl").read_text().splitlines())}
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path, data_dir: Path, clip_rows: dict[str, dict]) -> Path:
+    """A copy of three short clips (one 30 fps ASAP clip without wrists) with their clips.jsonl rows."""
+    ids = ["asap/Bolt_level1", "g1moves/B_HandsUp", "g1moves/M_ShortMove16"]
+    root = tmp_path / "corpus"
+    for cid in ids:
+        dst = root / clip_rows[cid]["file"]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / clip_rows[cid]["file"], dst)
+    (root / "clips.jsonl").write_text("".join(json.dumps(clip_rows[c]) + "\n" for c in ids))
+    return root
