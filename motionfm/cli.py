@@ -87,16 +87,17 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from motionfm.data import DatasetConfig, build_dataset
+    from motionfm.data import G1MotionConfig, build_dataset
 
-    cfg = DatasetConfig(name=args.name, fps=args.fps, window=args.window, stride=args.stride,
-                        val_fraction=args.val_fraction)
+    cfg = G1MotionConfig(name=args.name, fps=args.fps, window=args.window, stride=args.stride,
+                         val_fraction=args.val_fraction, split_seed=args.seed, csv_fps=args.csv_fps)
     t0 = time.perf_counter()
     builder = build_dataset(args.dir, args.data_dir, config=cfg)
     info = builder.info
     print(f"built {info.full_name} in {time.perf_counter() - t0:.1f} s at {builder.data_dir}")
     for name, split in info.splits.items():
         print(f"  {name}: {split.num_examples} windows")
+    print(f"  normalisation stats: {Path(builder.data_dir) / 'stats.json'}")
     return 0
 
 
@@ -139,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = data.add_parser("build", help="build the tfds dataset of a motion folder")
     b.add_argument("dir", help="folder of motion files (the tfds manual_dir)")
     b.add_argument("--data-dir", required=True, help="where tfds writes the dataset")
-    b.add_argument("--name", default="default", help="builder config name")
+    b.add_argument("--name", default="", help="builder config name (default: derived from the settings)")
     b.add_argument("--fps", type=float, default=30.0)
     b.add_argument("--window", type=int, default=64)
     b.add_argument("--stride", type=int, default=16)
-    b.add_argument("--val-fraction", type=float, default=0.1)
+    b.add_argument("--val-fraction", type=float, default=0.1, help="fraction of clips held out")
+    b.add_argument("--seed", type=int, default=0, help="clip split seed")
+    b.add_argument("--csv-fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl")
     b.set_defaults(func=_cmd_build)
 
     sub.add_parser("info", help="versions, devices and paths").set_defaults(func=_cmd_info)

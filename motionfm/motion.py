@@ -40,7 +40,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from motionfm.robot.g1 import G1_JOINT_NAMES, NUM_JOINTS, QPOS_DIM, load_g1
+from motionfm.robot.g1 import G1_JOINT_NAMES, NUM_JOINTS, QPOS_DIM, load_g1, mirror_qpos
 
 NPZ_FORMAT = "motionfm.motion"
 NPZ_VERSION = 1
@@ -215,11 +215,8 @@ class Motion:
         derived from the joint axes; see :class:`~motionfm.robot.RobotModel`). Mirroring twice gives
         the original back exactly.
         """
-        robot = load_g1()
-        root_pos = self.root_pos * np.array([1.0, -1.0, 1.0])
-        root_quat = self.root_quat * np.array([1.0, -1.0, 1.0, -1.0])
-        joints = self.joint_pos[:, robot.mirror_perm] * robot.mirror_sign
-        return self.replace(root_pos=root_pos, root_quat=root_quat, joint_pos=joints, joint_mask=self.joint_mask[robot.mirror_perm])
+        qpos, mask = mirror_qpos(self.qpos, self.joint_mask)
+        return self.replace(root_pos=qpos[:, :3], root_quat=qpos[:, 3:7], joint_pos=qpos[:, 7:], joint_mask=mask)
 
     def canonicalize(self, frame: int = 0, origin: bool = True) -> "Motion":
         """Rotate (about z) so the root faces +x at ``frame``; with ``origin``, move it above (0, 0).

@@ -1,5 +1,32 @@
-"""Corpora as datasets: tfds builders, windows, normalisation statistics, batches, quality report."""
+"""Corpora as datasets: tfds builder, windows, normalisation statistics, batches, quality report.
 
-from motionfm.data.quality import QualityThresholds, find_motion_files, format_report, inspect_folder, inspect_motion
+The tfds builder (:mod:`motionfm.data.dataset`) is imported lazily: the quality report and the
+pipeline do not need tensorflow-datasets loaded.
+"""
 
-__all__ = ["QualityThresholds", "find_motion_files", "format_report", "inspect_folder", "inspect_motion"]
+from typing import Any
+
+from motionfm.data.corpus import MOTION_SUFFIXES, ClipRef, scan_corpus
+from motionfm.data.pipeline import Batch, BatchIterator, Source, collate, data_sharding, fetch, shard_batch
+from motionfm.data.quality import QualityThresholds, format_report, inspect_folder, inspect_motion
+
+_DATASET_NAMES = (
+    "DEFAULT_CONFIG", "FEATURE_DIMS", "STATS_FILE", "G1Motion", "G1MotionConfig", "RunningStats", "Stats",
+    "build_dataset", "clip_windows", "compute_split_stats", "compute_stats", "load_split", "load_stats",
+    "motion_features", "split_clips",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DATASET_NAMES:
+        from motionfm.data import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module 'motionfm.data' has no attribute {name!r}")
+
+
+__all__ = [
+    "MOTION_SUFFIXES", "Batch", "BatchIterator", "ClipRef", "QualityThresholds", "Source", "collate",
+    "data_sharding", "fetch", "format_report", "inspect_folder", "inspect_motion", "scan_corpus", "shard_batch",
+    *_DATASET_NAMES,
+]

@@ -9,17 +9,14 @@ while it is in contact.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from motionfm.data.corpus import scan_corpus
 from motionfm.motion import Motion, MotionFileError, read_clips_jsonl
 from motionfm.robot import G1_JOINT_NAMES, RobotModel, fk_mujoco, foot_points, load_g1
-
-MOTION_SUFFIXES = (".csv", ".npz")
-
 
 @dataclasses.dataclass(frozen=True)
 class QualityThresholds:
@@ -104,15 +101,6 @@ def inspect_motion(
     return m
 
 
-def find_motion_files(root: str | os.PathLike) -> list[Path]:
-    """Motion files (``.csv``, ``.npz``) under ``root``, recursively, sorted; hidden files skipped."""
-    root = Path(root)
-    return sorted(
-        p for p in root.rglob("*")
-        if p.suffix.lower() in MOTION_SUFFIXES and p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts)
-    )
-
-
 def inspect_folder(
     root: str | os.PathLike,
     thresholds: QualityThresholds = QualityThresholds(),
@@ -129,26 +117,25 @@ def inspect_folder(
     Returns:
         ``{"root", "clips": [per-clip dicts with "id" and "file"], "totals": {...}}``.
     """
-    root = Path(root)
+    root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a folder")
     robot = load_g1()
-    files = find_motion_files(root)
+    refs = scan_corpus(root)
     listed: Iterable[dict[str, Any]] = read_clips_jsonl(root / "clips.jsonl") if (root / "clips.jsonl").is_file() else []
     missing = [r["file"] for r in listed if not (root / r["file"]).is_file()]
     clips: list[dict[str, Any]] = []
-    iterator: Iterable[Path] = files
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(files, desc="inspect", unit="clip")
-    for path in iterator:
-        rel = path.relative_to(root).as_posix()
+        refs = tqdm(refs, desc="inspect", unit="clip")
+    for ref in refs:
+        head = {"id": ref.clip_id, "file": ref.path.relative_to(root).as_posix()}
         try:
-            motion = Motion.load(path, default_fps=fps, limits="ignore")
-            clips.append({"id": motion.name, "file": rel, **inspect_motion(motion, robot, thresholds)})
+            motion = Motion.load(ref.path, default_fps=fps, limits="ignore", metadata=ref.meta)
+            clips.append({**head, **inspect_motion(motion, robot, thresholds)})
         except MotionFileError as e:
-            clips.append({"id": Path(rel).with_suffix("").as_posix(), "file": rel, "verdict": "error", "error": str(e)})
+            clips.append({**head, "verdict": "error", "error": str(e)})
     for rel in missing:
         clips.append({"id": Path(rel).with_suffix("").as_posix(), "file": rel, "verdict": "error",
                       "error": f"{root / rel}: listed in clips.jsonl but no such file"})

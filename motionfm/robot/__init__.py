@@ -11,6 +11,7 @@ from motionfm.robot.g1 import (
     VARIANTS,
     RobotModel,
     load_g1,
+    mirror_qpos,
     robot_from_model,
     model_path,
 )
@@ -19,5 +20,5 @@ from motionfm.robot.kinematics import FKResult, default_fk, fk_mujoco, foot_poin
 __all__ = [
     "FOOT_BODIES", "FOOT_SOLE_POINTS", "G1_BODY_NAMES", "G1_JOINT_NAMES", "NUM_BODIES",
     "NUM_JOINTS", "QPOS_DIM", "VARIANTS", "FKResult", "RobotModel", "default_fk", "fk_mujoco",
-    "foot_points", "load_g1", "make_fk", "model_path", "robot_from_model",
+    "foot_points", "load_g1", "make_fk", "mirror_qpos", "model_path", "robot_from_model",
 ]

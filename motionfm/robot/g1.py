@@ -189,3 +189,20 @@ def robot_from_model(model: mujoco.MjModel, path: str | os.PathLike = "<model>")
         mirror_sign=sign,
         parent_index=parents,
     )
+
+
+def mirror_qpos(
+    qpos: np.ndarray, joint_mask: np.ndarray | None = None, robot: RobotModel | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Left/right mirror image of ``qpos`` ``(..., 36)`` (and ``joint_mask`` ``(..., 29)``) in the x-z plane.
+
+    Root ``y`` is negated, the root rotation is reflected (``(w, x, y, z) -> (w, -x, y, -z)``), and
+    every joint takes its twin's angle times :attr:`RobotModel.mirror_sign`; the mask is permuted
+    alike. An exact involution. Works on numpy arrays of any leading shape.
+    """
+    robot = robot or load_g1()
+    qpos = np.asarray(qpos)
+    flip = np.array([1, -1, 1, 1, -1, 1, -1], qpos.dtype)
+    joints = qpos[..., 7:][..., robot.mirror_perm] * robot.mirror_sign.astype(qpos.dtype)
+    mask = None if joint_mask is None else np.asarray(joint_mask)[..., robot.mirror_perm]
+    return np.concatenate([qpos[..., :7] * flip, joints], axis=-1), mask
