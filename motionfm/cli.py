@@ -4,6 +4,9 @@ Commands:
     motionfm demo [--clip FILE] [--out DIR]        the main job (for now: load, FK, report, pictures)
     motionfm data inspect DIR [--json]             physical quality report of a motion folder
     motionfm data build DIR --data-dir OUT         build the tfds dataset (windows, splits, stats)
+    motionfm train tokenizer [--config small]      train (or resume) the motion tokenizer
+    motionfm eval tokenizer --data DIR [--json]    reconstruction metrics of a tokenizer checkpoint
+    motionfm retarget INPUT --out DIR              human motion (BVH) to G1 CSVs + clips.jsonl
     motionfm info                                  versions, devices, data location
 """
 
@@ -101,6 +104,89 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokenizer_configs(args: argparse.Namespace):
+    import dataclasses
+
+    from motionfm.tokenizer import PRESETS
+    from motionfm.tokenizer.train import TrainConfig
+
+    if args.config in PRESETS:
+        cfg = PRESETS[args.config]
+    elif Path(args.config).is_file():
+        from motionfm.tokenizer import TokenizerConfig
+
+        d = json.loads(Path(args.config).read_text())
+        cfg = TokenizerConfig(**{**d.get("model", d), "fsq_levels": tuple(d.get("model", d).get("fsq_levels", (8, 5, 5, 5)))})
+    else:
+        raise FileNotFoundError(f"{args.config}: neither a preset ({', '.join(PRESETS)}) nor a config file")
+    tc = TrainConfig()
+    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed)) if v is not None}
+    return cfg, dataclasses.replace(tc, **overrides)
+
+
+def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import jax
+
+    from motionfm.tokenizer.evaluate import evaluate_folder
+    from motionfm.tokenizer.tokenizer import save_tokenizer
+    from motionfm.tokenizer.train import build_sources, tokenizer_from_run, train
+
+    cfg, tc = _tokenizer_configs(args)
+    corpora = args.data or [str(default_data_dir())]
+    out = Path(args.out)
+    train_src, val_src, info = build_sources(corpora, args.dataset_dir or out / "datasets", cfg, tc)
+    print(f"tokenizer {cfg.quantizer}: {len(train_src)} train windows, {len(val_src) if val_src else 0} validation; "
+          f"{jax.device_count()} device(s); {tc.steps} steps of {tc.batch_size}")
+    t0 = time.perf_counter()
+    _, _, log = train(cfg, tc, train_src, out, val_source=val_src)
+    hours = (time.perf_counter() - t0) / 3600
+    from motionfm.data import split_clips
+    from motionfm.data.corpus import scan_corpus
+
+    val_ids = []
+    for corpus in corpora:
+        ids = [r.clip_id for r in scan_corpus(corpus)]
+        val_ids += split_clips(ids, tc.val_fraction, tc.seed).get("validation", [])
+    tok = tokenizer_from_run(out, {"data": info, "validation_clips": val_ids, "train_hours_this_run": round(hours, 3),
+                                   "devices": [str(d) for d in jax.devices()]})
+    metrics = {}
+    for corpus in corpora:
+        ids = [i for i in val_ids if i in {r.clip_id for r in scan_corpus(corpus)}]
+        if ids:
+            rep = evaluate_folder(tok, corpus, only=ids)
+            metrics[str(corpus)] = {k: rep[k] for k in ("mpjpe_mm", "root_relative_mpjpe_mm", "joint_rmse_rad", "codebook_usage", "perplexity", "num_clips")}
+    tok = dataclasses.replace(tok, metadata={**tok.metadata, "validation_metrics": metrics, "final_train_log": log[-1] if log else {}})
+    if args.export:
+        print(f"exported {save_tokenizer(args.export, tok)}")
+    print(json.dumps(metrics, indent=1))
+    return 0
+
+
+def _cmd_eval_tokenizer(args: argparse.Namespace) -> int:
+    from motionfm.tokenizer import load_tokenizer
+    from motionfm.tokenizer.evaluate import evaluate_folder
+
+    tok = load_tokenizer(args.checkpoint)
+    only = None
+    if args.split == "validation":
+        only = tok.metadata.get("validation_clips") or []
+    report = evaluate_folder(tok, args.data, fps=args.fps, only=only)
+    report["checkpoint"] = str(args.checkpoint or "shipped")
+    report["quantizer"] = tok.config.quantizer
+    for e in report["errors"]:
+        print(f"error: {e['error']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        for c in report["clips"]:
+            print(f"{c['id'][:40]:<40} {c['frames']:>6d} frames  mpjpe {c['mpjpe_mm']:7.1f} mm  joints {c['joint_rmse_rad']:.3f} rad")
+        print(f"{report['num_clips']} clips: mpjpe {report['mpjpe_mm']:.1f} mm, root-relative {report['root_relative_mpjpe_mm']:.1f} mm, "
+              f"joint RMSE {report['joint_rmse_rad']:.4f} rad, codebook usage {report['codebook_usage']:.1%}, perplexity {report['perplexity']:.1f}")
+    return 1 if report["errors"] else 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     import jax
 
@@ -149,7 +235,34 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--csv-fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl")
     b.set_defaults(func=_cmd_build)
 
+    tr = sub.add_parser("train", help="train a stage").add_subparsers(dest="train_command", required=True)
+    t = tr.add_parser("tokenizer", help="train the motion tokenizer (resumes from --out)")
+    t.add_argument("--config", default="small", help="preset (small, small-vq, small-fsq, large) or a JSON file")
+    t.add_argument("--data", nargs="+", help="corpus folders (default: the G1 corpus)")
+    t.add_argument("--out", default="runs/tokenizer", help="run folder (checkpoints, logs); resumed if present")
+    t.add_argument("--dataset-dir", help="where the tfds windows are built (default: <out>/datasets)")
+    t.add_argument("--export", help="write the trained tokenizer checkpoint here (e.g. checkpoints/tokenizer)")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
+    t.set_defaults(func=_cmd_train_tokenizer)
+
+    ev = sub.add_parser("eval", help="evaluate a stage").add_subparsers(dest="eval_command", required=True)
+    e = ev.add_parser("tokenizer", help="reconstruction metrics of the tokenizer on a motion folder")
+    e.add_argument("--data", required=True, help="folder of motion files (clips.jsonl optional)")
+    e.add_argument("--checkpoint", help="tokenizer checkpoint folder (default: the shipped one)")
+    e.add_argument("--split", choices=["all", "validation"], default="all",
+                   help="'validation': only the clips the checkpoint held out in training")
+    e.add_argument("--fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=_cmd_eval_tokenizer)
+
     sub.add_parser("info", help="versions, devices and paths").set_defaults(func=_cmd_info)
+
+    from motionfm.retarget.cli import register as register_retarget
+
+    register_retarget(sub)
     return p
 
 
