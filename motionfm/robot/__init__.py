@@ -10,6 +10,7 @@ from motionfm.robot.g1 import (
     QPOS_DIM,
     VARIANTS,
     RobotModel,
+    body_position_mask,
     load_g1,
     mirror_qpos,
     robot_from_model,
@@ -19,6 +20,6 @@ from motionfm.robot.kinematics import FKResult, default_fk, fk_mujoco, foot_poin
 
 __all__ = [
     "FOOT_BODIES", "FOOT_SOLE_POINTS", "G1_BODY_NAMES", "G1_JOINT_NAMES", "NUM_BODIES",
-    "NUM_JOINTS", "QPOS_DIM", "VARIANTS", "FKResult", "RobotModel", "default_fk", "fk_mujoco",
+    "NUM_JOINTS", "QPOS_DIM", "VARIANTS", "FKResult", "RobotModel", "body_position_mask", "default_fk", "fk_mujoco",
     "foot_points", "load_g1", "make_fk", "mirror_qpos", "model_path", "robot_from_model",
 ]

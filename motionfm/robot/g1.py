@@ -206,3 +206,24 @@ def mirror_qpos(
     joints = qpos[..., 7:][..., robot.mirror_perm] * robot.mirror_sign.astype(qpos.dtype)
     mask = None if joint_mask is None else np.asarray(joint_mask)[..., robot.mirror_perm]
     return np.concatenate([qpos[..., :7] * flip, joints], axis=-1), mask
+
+
+def body_position_mask(joint_mask: np.ndarray, robot: RobotModel | None = None) -> np.ndarray:
+    """``(..., 30)`` bodies whose world position is determined by recorded joints only.
+
+    A body's position depends on the joints of its strict ancestors; where one of them is masked
+    out (ASAP clips have no wrists), that body's position is not data and must not enter a loss.
+    ``joint_mask`` is ``(..., 29)``.
+    """
+    robot = robot or load_g1()
+    jmask = np.asarray(joint_mask, bool)
+    m = robot.mj_model
+    joint_body = [robot.body_names.index(m.body(m.jnt_bodyid[m.joint(n).id]).name) for n in robot.joint_names]
+    depends = np.zeros((len(robot.body_names), len(robot.joint_names)), bool)  # (30, 29)
+    for b in range(len(robot.body_names)):
+        a = robot.parent_index[b]
+        while a >= 0:
+            if a in joint_body:
+                depends[b, joint_body.index(a)] = True
+            a = robot.parent_index[a]
+    return ~np.any(depends & ~jmask[..., None, :], axis=-1)

@@ -1,0 +1,314 @@
+"""Training of the motion tokenizer: one :func:`train` with explicit arguments (Brax PPO style).
+
+Data-parallel over every JAX device: batches are sharded along their first axis with
+:func:`motionfm.data.shard_batch`, parameters are replicated, and ``jit`` (GSPMD) inserts the
+gradient all-reduce, so 1 CPU, 8 GPUs or several hosts (after ``jax.distributed.initialize()``)
+run the same code. Checkpoints are orbax folders under ``out_dir/ckpt`` (resumed automatically);
+the final model is exported with :func:`motionfm.tokenizer.checkpoint.save_tokenizer`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import struct
+
+from motionfm.data import BatchIterator, RunningStats, data_sharding, shard_batch
+from motionfm.robot import body_position_mask, load_g1, make_fk
+from motionfm.tokenizer.features import FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose
+from motionfm.tokenizer.model import TokenizerConfig, TokenizerModel
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings of :func:`train`.
+
+    Attributes:
+        steps: optimiser steps.
+        batch_size: global batch (windows); must divide by the device count.
+        lr: peak learning rate of the warm-up + cosine schedule (optax).
+        warmup_steps: linear warm-up.
+        grad_clip: global-norm clipping.
+        w_recon, w_vel, w_fk: weights of feature reconstruction (smooth L1 on normalised features),
+            velocity (of the feature sequence) and forward-kinematics body positions (m, L1).
+        mirror_prob: left/right mirroring augmentation probability.
+        stride: window stride of the dataset build (frames).
+        val_fraction: clips held out (by clip) for validation.
+        seed: initialisation, shuffling and augmentation seed.
+        log_every, ckpt_every: steps between progress updates and checkpoints.
+    """
+
+    steps: int = 6000
+    batch_size: int = 64
+    lr: float = 4e-4
+    warmup_steps: int = 300
+    grad_clip: float = 1.0
+    w_recon: float = 1.0
+    w_vel: float = 0.5
+    w_fk: float = 4.0
+    mirror_prob: float = 0.5
+    stride: int = 8
+    val_fraction: float = 0.1
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 500
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a step changes: parameters, codebook state, optimiser state, step and key."""
+
+    step: jax.Array
+    params: Any
+    quantizer: Any
+    opt_state: Any
+    rng: jax.Array
+
+
+def feature_stats(source: Any, fps: float, chunk: int = 256, min_std: float = 1e-2) -> FeatureStats:
+    """Masked per-channel statistics of :func:`qpos_to_features` over a window source."""
+    from motionfm.data import fetch
+
+    feats = jax.jit(jax.vmap(lambda q: qpos_to_features(q, fps)))
+    acc = RunningStats.zeros(67)
+    for lo in range(0, len(source), chunk):
+        exs = fetch(source, range(lo, min(lo + chunk, len(source))))
+        qpos = np.stack([e["qpos"] for e in exs])
+        f = np.asarray(feats(qpos))
+        mask = np.asarray(feature_mask(np.stack([e["joint_mask"] for e in exs])))[:, None, :] * np.stack([e["frame_mask"] for e in exs])[..., None]
+        acc.update(f, mask > 0)
+    s = acc.finalize(min_std)
+    return FeatureStats(jnp.asarray(s.mean, jnp.float32), jnp.asarray(s.std, jnp.float32))
+
+
+def make_loss_fn(model: TokenizerModel, cfg: TokenizerConfig, tc: TrainConfig, stats: FeatureStats) -> Callable:
+    """``loss(params, quantizer, batch, rng, train) -> (loss, (metrics, new_quantizer))``.
+
+    ``batch``: ``qpos (B, W, 36)``, ``joint_mask (B, 29)``, ``frame_mask (B, W)``.
+    """
+    robot = load_g1()
+    fk = make_fk(robot)
+    fps = cfg.fps
+    to_feats = jax.vmap(lambda q: qpos_to_features(q, fps))
+
+    def to_qpos(f: jax.Array, q0: jax.Array) -> jax.Array:
+        xy, yaw = start_pose(q0)
+        return features_to_qpos(f, fps, xy, yaw)
+
+    body_mask_table = jnp.asarray(body_position_mask(np.eye(29, dtype=bool) == 0))  # (29, 30): body ok if joint j masked
+
+    def loss_fn(params, quantizer, batch, rng, train: bool = True):
+        qpos, jmask, fmask = batch["qpos"], batch["joint_mask"], batch["frame_mask"].astype(jnp.float32)
+        x = stats.normalize(to_feats(qpos))
+        cmask = feature_mask(jmask)[:, None, :] * fmask[..., None]  # (B, W, 67)
+        (x_hat, qout), new_vars = model.apply(
+            {"params": params, "quantizer": quantizer}, x, fmask, train,
+            rngs={"quantizer": rng}, mutable=["quantizer"],
+        )
+        recon = jnp.sum(optax.huber_loss(x_hat, x, delta=1.0) * cmask) / jnp.maximum(cmask.sum(), 1)
+        vmask = cmask[:, 1:] * cmask[:, :-1]
+        vel = jnp.sum(optax.huber_loss(jnp.diff(x_hat, axis=1), jnp.diff(x, axis=1), delta=1.0) * vmask) / jnp.maximum(vmask.sum(), 1)
+        q_hat = jax.vmap(to_qpos)(stats.denormalize(x_hat), qpos)
+        pos_hat = fk(q_hat).body_pos
+        pos = jax.lax.stop_gradient(fk(qpos).body_pos)
+        # a body counts if no masked joint is above it: AND over masked joints of their body rows
+        bmask = jnp.all(jnp.where(jmask[:, :, None], True, body_mask_table[None]), axis=1).astype(jnp.float32)  # (B, 30)
+        pmask = fmask[:, :, None] * bmask[:, None, :]
+        # sqrt(x + eps): the plain norm's gradient is NaN at 0 (the pelvis at frame 0 is exact), and
+        # NaN * mask is still NaN.
+        err = jnp.sqrt(jnp.sum((pos_hat - pos) ** 2, axis=-1) + 1e-10)  # (B, W, 30) m
+        fk_loss = jnp.sum(err * pmask) / jnp.maximum(pmask.sum(), 1)
+        loss = tc.w_recon * recon + tc.w_vel * vel + tc.w_fk * fk_loss + qout.loss
+        usage = qout.usage.reshape(-1, qout.usage.shape[-1])
+        metrics = {
+            "loss": loss, "recon": recon, "vel": vel, "mpjpe_mm": fk_loss * 1000, "commit": qout.loss,
+            "usage": jnp.mean(jnp.sum(usage > 0, -1) / usage.shape[-1]),
+        }
+        return loss, (metrics, new_vars["quantizer"])
+
+    return loss_fn
+
+
+def _optimizer(tc: TrainConfig) -> optax.GradientTransformation:
+    schedule = optax.warmup_cosine_decay_schedule(0.0, tc.lr, tc.warmup_steps, max(tc.steps, tc.warmup_steps + 1), tc.lr * 0.05)
+    # apply_if_finite skips a step whose gradients are not finite instead of poisoning the parameters.
+    return optax.apply_if_finite(
+        optax.chain(optax.clip_by_global_norm(tc.grad_clip), optax.adamw(schedule, weight_decay=0.0)), max_consecutive_errors=20
+    )
+
+
+def init_state(model: TokenizerModel, cfg: TokenizerConfig, tc: TrainConfig) -> TrainState:
+    """Fresh parameters, codebooks and optimiser state."""
+    rng = jax.random.PRNGKey(tc.seed)
+    k_param, k_q, k_state = jax.random.split(rng, 3)
+    x = jnp.zeros((2, cfg.window, 67))
+    variables = model.init({"params": k_param, "quantizer": k_q}, x)
+    params = variables["params"]
+    return TrainState(jnp.zeros((), jnp.int32), params, variables.get("quantizer", {}), _optimizer(tc).init(params), k_state)
+
+
+def train(
+    cfg: TokenizerConfig,
+    tc: TrainConfig,
+    train_source: Any,
+    out_dir: str | os.PathLike,
+    stats: FeatureStats | None = None,
+    val_source: Any | None = None,
+    progress: bool = True,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[TrainState, FeatureStats, list[dict[str, float]]]:
+    """Train (or resume) a tokenizer on windows of ``train_source``.
+
+    Args:
+        cfg: the architecture.
+        tc: optimisation settings.
+        train_source: random-access windows (``qpos``, ``joint_mask``, ``frame_mask``; see
+            :func:`motionfm.data.load_split`).
+        out_dir: run folder: ``ckpt/`` (orbax, resumed if present), ``stats.json``, ``log.jsonl``.
+        stats: feature normalisation (computed from ``train_source`` if ``None``; stored in the run).
+        val_source: optional validation windows, evaluated at every checkpoint.
+        progress: show a tqdm bar with loss, MPJPE and codebook usage.
+
+    Returns:
+        ``(state, stats, log)``: the final state, the feature stats and the logged metrics.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stats_path = out / "feature_stats.json"
+    if stats is None and stats_path.is_file():
+        d = json.loads(stats_path.read_text())
+        stats = FeatureStats(jnp.asarray(d["mean"], jnp.float32), jnp.asarray(d["std"], jnp.float32))
+    if stats is None:
+        stats = feature_stats(train_source, cfg.fps)
+    stats_path.write_text(json.dumps({"mean": np.asarray(stats.mean).tolist(), "std": np.asarray(stats.std).tolist()}))
+    (out / "config.json").write_text(json.dumps({"model": dataclasses.asdict(cfg), "train": dataclasses.asdict(tc)}, indent=1))
+
+    model = TokenizerModel(cfg)
+    loss_fn = make_loss_fn(model, cfg, tc, stats)
+    opt = _optimizer(tc)
+    sharding = data_sharding()
+    replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+
+    @jax.jit
+    def step_fn(state: TrainState, batch: dict[str, jax.Array]) -> tuple[TrainState, dict[str, jax.Array]]:
+        rng, k = jax.random.split(state.rng)
+        (_, (metrics, quantizer)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, state.quantizer, batch, k)
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(state.step + 1, params, quantizer, opt_state, rng), metrics
+
+    eval_fn = jax.jit(lambda s, b: loss_fn(s.params, s.quantizer, b, s.rng, False)[1][0])
+
+    state = init_state(model, cfg, tc)
+    manager = ocp.CheckpointManager(
+        (out / "ckpt").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
+    )
+    if manager.latest_step() is not None:
+        state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+    state = jax.device_put(state, replicated)
+    start = int(state.step)
+    keep = lambda b: {k: b[k] for k in ("qpos", "joint_mask", "frame_mask")}  # noqa: E731
+    batches = BatchIterator(train_source, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(start)
+    log: list[dict[str, float]] = []
+    bar = None
+    if progress and start < tc.steps:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tc.steps, initial=start, desc=f"tokenizer[{cfg.quantizer}]", unit="step", dynamic_ncols=True)
+    t0, acc = time.perf_counter(), []
+    for step in range(start, tc.steps):
+        state, metrics = step_fn(state, shard_batch(keep(next(batches)), sharding))
+        acc.append(metrics)
+        done = step + 1
+        if done % tc.log_every == 0 or done == tc.steps:
+            m = {k: float(np.mean([float(a[k]) for a in acc])) for k in acc[0]}
+            m.update(step=done, steps_per_s=len(acc) / (time.perf_counter() - t0))
+            acc, t0 = [], time.perf_counter()
+            if val_source is not None and (done % tc.ckpt_every == 0 or done == tc.steps):
+                m.update({f"val_{k}": v for k, v in evaluate_windows(eval_fn, state, val_source, tc.batch_size).items()})
+            log.append(m)
+            with open(out / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(m) + "\n")
+            if bar is not None:
+                bar.set_postfix(loss=f"{m['loss']:.3f}", mpjpe=f"{m['mpjpe_mm']:.1f}mm", usage=f"{m['usage']:.2f}")
+            if on_log is not None:
+                on_log(done, m)
+        if bar is not None:
+            bar.update(1)
+        if done % tc.ckpt_every == 0 or done == tc.steps:
+            manager.save(done, args=ocp.args.StandardSave(state))
+    manager.wait_until_finished()
+    if bar is not None:
+        bar.close()
+    return state, stats, log
+
+
+def evaluate_windows(eval_fn: Callable, state: TrainState, source: Any, batch_size: int) -> dict[str, float]:
+    """Mean training metrics over a window source (no augmentation, full batches only)."""
+    it = BatchIterator(source, min(batch_size, len(source) - len(source) % jax.device_count() or 1), shuffle=False, num_epochs=1)
+    keep = ("qpos", "joint_mask", "frame_mask")
+    vals = [eval_fn(state, shard_batch({k: b[k] for k in keep})) for b in it]
+    return {k: float(np.mean([float(v[k]) for v in vals])) for k in ("mpjpe_mm", "recon", "usage")}
+
+
+def build_sources(
+    corpora: Sequence[str | os.PathLike], dataset_dir: str | os.PathLike, cfg: TokenizerConfig, tc: TrainConfig
+) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """Build (or reuse) the tfds windows of each corpus folder; returns train, validation, info."""
+    from motionfm.data import G1MotionConfig, build_dataset
+
+    dcfg = G1MotionConfig(fps=cfg.fps, window=cfg.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
+    trains, vals, info = [], [], []
+    for corpus in corpora:
+        builder = build_dataset(corpus, dataset_dir, config=dcfg) if len(corpora) == 1 else build_dataset(
+            corpus, Path(dataset_dir) / Path(corpus).name, config=dcfg)
+        trains.append(builder.as_data_source("train"))
+        if "validation" in builder.info.splits:
+            vals.append(builder.as_data_source("validation"))
+        info.append({"corpus": str(corpus), "dataset": str(builder.data_dir),
+                     **{f"{k}_windows": v.num_examples for k, v in builder.info.splits.items()}})
+    return ConcatSource(trains), (ConcatSource(vals) if vals else None), info
+
+
+class ConcatSource:
+    """Several random-access sources read as one."""
+
+    def __init__(self, sources: Sequence[Any]):
+        self.sources = list(sources)
+        self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int) -> Any:
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        return self.sources[k][int(i - self.offsets[k])]
+
+
+def tokenizer_from_run(run_dir: str | os.PathLike, metadata: dict[str, Any] | None = None):
+    """The :class:`~motionfm.tokenizer.Tokenizer` of a training run's latest checkpoint."""
+    from motionfm.tokenizer.tokenizer import Tokenizer
+
+    run = Path(run_dir)
+    conf = json.loads((run / "config.json").read_text())
+    cfg = TokenizerConfig(**{**conf["model"], "fsq_levels": tuple(conf["model"]["fsq_levels"])})
+    tc = TrainConfig(**conf["train"])
+    d = json.loads((run / "feature_stats.json").read_text())
+    stats = FeatureStats(jnp.asarray(d["mean"], jnp.float32), jnp.asarray(d["std"], jnp.float32))
+    manager = ocp.CheckpointManager((run / "ckpt").absolute())
+    step = manager.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"{run}: no checkpoint in ckpt/")
+    state = manager.restore(step, args=ocp.args.StandardRestore(init_state(TokenizerModel(cfg), cfg, tc)))
+    meta = {"train": conf["train"], "steps": int(state.step), **(metadata or {})}
+    return Tokenizer(cfg, {"params": state.params, "quantizer": state.quantizer}, stats, meta)
