@@ -98,6 +98,7 @@ def test_train_resume_export_load_and_evaluate(tmp_path, small_corpus):
     for key in ("mpjpe_mm", "root_relative_mpjpe_mm", "joint_rmse_rad", "codebook_usage", "perplexity"):
         assert np.isfinite(rep[key]) and rep[key] >= 0
     assert 0 < rep["codebook_usage"] <= 1 and 1 <= rep["perplexity"] <= 32
+    json.dumps(rep)  # the CLI prints it as JSON
     (small_corpus / "bad.csv").write_text("1,2\n")
     folder = evaluate_folder(back, small_corpus, fps=30)
     assert folder["num_clips"] == 3 and folder["errors"][0]["file"].endswith("bad.csv")

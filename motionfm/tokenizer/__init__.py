@@ -6,7 +6,9 @@ batched JAX ``encode_features``/``decode_latents`` for the diffusion and guidanc
 Training lives in :mod:`motionfm.tokenizer.train`, metrics in :mod:`motionfm.tokenizer.evaluate`.
 """
 
-from motionfm.tokenizer.features import FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, qpos_to_features
+from motionfm.tokenizer.features import (
+    FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose,
+)
 from motionfm.tokenizer.model import PRESETS, TokenizerConfig, TokenizerModel
 from motionfm.tokenizer.quantizers import FSQ, QuantizerOutput, ResidualVQ, VectorQuantizer
 from motionfm.tokenizer.tokenizer import Tokenizer, Tokens, load_tokenizer, save_tokenizer
@@ -14,5 +16,5 @@ from motionfm.tokenizer.tokenizer import Tokenizer, Tokens, load_tokenizer, save
 __all__ = [
     "FEATURE_DIM", "FEATURE_SLICES", "FSQ", "FeatureStats", "PRESETS", "QuantizerOutput", "ResidualVQ", "Tokenizer",
     "TokenizerConfig", "TokenizerModel", "Tokens", "VectorQuantizer", "feature_mask", "features_to_qpos",
-    "load_tokenizer", "qpos_to_features", "save_tokenizer",
+    "load_tokenizer", "qpos_to_features", "save_tokenizer", "start_pose",
 ]

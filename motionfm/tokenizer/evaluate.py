@@ -91,8 +91,12 @@ def evaluate_motions(tok: Tokenizer, motions: Sequence[Motion], batch_size: int 
             rel = np.linalg.norm((pos_hat[k] - pos_hat[k][:, :1]) - (pos[k] - pos[k][:, :1]), axis=-1)[fm][:, bmask]
             jerr = (q_hat[k, :, 7:] - q[:, 7:])[fm][:, m.joint_mask]
             c = per_clip[ci]
-            c["pos"] += err.sum(); c["rel"] += rel.sum(); c["nb"] += err.size
-            c["jsq"] += (jerr**2).sum(); c["nj"] += jerr.size; c["frames"] += int(fm.sum())
+            c["pos"] += float(err.sum())
+            c["rel"] += float(rel.sum())
+            c["nb"] += err.size
+            c["jsq"] += float((jerr**2).sum())
+            c["nj"] += jerr.size
+            c["frames"] += int(fm.sum())
             tokens = fm[:: cfg.stride]
             for lvl in range(levels):
                 np.add.at(counts[lvl], idx[k, tokens, lvl], 1)
@@ -100,8 +104,8 @@ def evaluate_motions(tok: Tokenizer, motions: Sequence[Motion], batch_size: int 
     p = counts / np.maximum(counts.sum(1, keepdims=True), 1)
     entropy = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0), axis=1)
     return {
-        "mpjpe_mm": 1000 * tot["pos"] / max(tot["nb"], 1),
-        "root_relative_mpjpe_mm": 1000 * tot["rel"] / max(tot["nb"], 1),
+        "mpjpe_mm": float(1000 * tot["pos"] / max(tot["nb"], 1)),
+        "root_relative_mpjpe_mm": float(1000 * tot["rel"] / max(tot["nb"], 1)),
         "joint_rmse_rad": float(np.sqrt(tot["jsq"] / max(tot["nj"], 1))),
         "codebook_usage": float(np.mean((counts > 0).sum(1) / num_codes)),
         "perplexity": float(np.mean(np.exp(entropy))),
@@ -111,7 +115,7 @@ def evaluate_motions(tok: Tokenizer, motions: Sequence[Motion], batch_size: int 
         "num_windows": len(items),
         "frames": tot["frames"],
         "clips": [
-            {"id": m.name, "frames": c["frames"], "mpjpe_mm": 1000 * c["pos"] / max(c["nb"], 1),
+            {"id": m.name, "frames": c["frames"], "mpjpe_mm": float(1000 * c["pos"] / max(c["nb"], 1)),
              "joint_rmse_rad": float(np.sqrt(c["jsq"] / max(c["nj"], 1)))}
             for m, c in zip(motions, per_clip)
         ],

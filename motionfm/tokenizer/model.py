@@ -165,7 +165,8 @@ def pad_to_multiple(x: jax.Array, multiple: int, axis: int = 1) -> tuple[jax.Arr
 
 
 PRESETS: dict[str, TokenizerConfig] = {
-    "small": TokenizerConfig(),
+    "small": TokenizerConfig(width=192, rvq_levels=6, quantizer_dropout=0.1),
+    "small-rvq4": TokenizerConfig(),
     "small-vq": TokenizerConfig(quantizer="vq", num_codes=512),
     "small-fsq": TokenizerConfig(quantizer="fsq", fsq_levels=(8, 5, 5, 5)),
     "large": TokenizerConfig(width=512, depth=3, code_dim=512, num_codes=512, rvq_levels=6, window=96),

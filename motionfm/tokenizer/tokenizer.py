@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from motionfm.checkpoint import default_checkpoint_dir, load_checkpoint, save_checkpoint
 from motionfm.motion import Motion
 from motionfm.tokenizer.features import FeatureStats, features_to_qpos, qpos_to_features, start_pose
 from motionfm.tokenizer.model import TokenizerConfig, TokenizerModel, pad_to_multiple
@@ -45,12 +43,6 @@ class Tokens(NamedTuple):
     num_frames: int
     start_xy: np.ndarray
     start_yaw: float
-
-
-def default_checkpoint_dir() -> Path:
-    """``$MOTIONFM_CHECKPOINTS`` or the repository's ``checkpoints/`` folder."""
-    env = os.environ.get("MOTIONFM_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "checkpoints"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -134,34 +126,13 @@ class Tokenizer:
 # ---------------------------------------------------------------------- checkpoints
 def save_tokenizer(path: str | os.PathLike, tokenizer: Tokenizer) -> Path:
     """Write a checkpoint folder (replacing ``path`` only once the new one is complete)."""
-    import orbax.checkpoint as ocp
-
-    from motionfm import __version__
-
-    path = Path(path).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
-        state = jax.tree.map(np.asarray, {k: tokenizer.variables[k] for k in ("params", "quantizer") if k in tokenizer.variables})
-        ckptr = ocp.StandardCheckpointer()
-        ckptr.save(tmp / "state", state)
-        ckptr.wait_until_finished()
-        meta = {
-            **tokenizer.metadata,
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "motionfm_version": __version__,
-            "config": dataclasses.asdict(tokenizer.config),
-            "stats": {"mean": np.asarray(tokenizer.stats.mean).tolist(), "std": np.asarray(tokenizer.stats.std).tolist()},
-        }
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    state = {k: tokenizer.variables[k] for k in ("params", "quantizer") if k in tokenizer.variables}
+    meta = {
+        **tokenizer.metadata,
+        "config": dataclasses.asdict(tokenizer.config),
+        "stats": {"mean": np.asarray(tokenizer.stats.mean).tolist(), "std": np.asarray(tokenizer.stats.std).tolist()},
+    }
+    return save_checkpoint(path, state, meta, SCHEMA, SCHEMA_VERSION)
 
 
 def load_tokenizer(path: str | os.PathLike | None = None) -> Tokenizer:
@@ -171,21 +142,9 @@ def load_tokenizer(path: str | os.PathLike | None = None) -> Tokenizer:
         FileNotFoundError: no checkpoint there.
         ValueError: not a tokenizer checkpoint, or a newer schema than this motionfm reads.
     """
-    import orbax.checkpoint as ocp
-
     path = Path(path) if path is not None else default_checkpoint_dir() / "tokenizer"
-    meta_path = path / "metadata.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{path}: no tokenizer checkpoint (metadata.json missing)")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a tokenizer checkpoint (schema {meta.get('schema')!r})")
-    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-        raise ValueError(f"{path}: checkpoint schema version {meta['schema_version']} is newer than this motionfm reads ({SCHEMA_VERSION}); upgrade motionfm")
-    cfg_dict = dict(meta["config"])
-    cfg_dict["fsq_levels"] = tuple(cfg_dict.get("fsq_levels", ()))
-    config = TokenizerConfig(**cfg_dict)
-    variables = ocp.StandardCheckpointer().restore((path / "state").absolute())
-    variables = jax.tree.map(jnp.asarray, variables)
+    variables, meta = load_checkpoint(path, SCHEMA, SCHEMA_VERSION)
+    cfg = dict(meta["config"])
+    config = TokenizerConfig(**{**cfg, "fsq_levels": tuple(cfg.get("fsq_levels", ()))})
     stats = FeatureStats(jnp.asarray(meta["stats"]["mean"], jnp.float32), jnp.asarray(meta["stats"]["std"], jnp.float32))
     return Tokenizer(config, variables, stats, meta)
