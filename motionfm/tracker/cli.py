@@ -1,0 +1,149 @@
+"""``motionfm track`` / ``eval tracker`` / ``train tracker``: a thin layer over the tracker package.
+
+Wire-up from ``motionfm/cli.py``: call :func:`register` with the top-level subparsers and the
+``train``/``eval`` subparser groups (see the function).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from motionfm.motion import Motion
+    from motionfm.tracker.policy import load_policy
+    from motionfm.tracker.rollout import save_rollout, track
+
+    policy = load_policy(args.checkpoint)
+    motion = Motion.load(args.motion, fps=args.fps, limits="ignore")
+    r = track(policy, motion, variant=args.model, sim_dt=args.sim_dt)
+    save_rollout(args.out, r)
+    keys = ("name", "frames", "clip_frames", "fell", "success", "mpbpe_cm", "mpbpe_local_cm", "joint_error_rad",
+            "max_body_error_m", "policy_ms", "wall_s", "model", "sim_dt")
+    summary = {k: r[k] for k in keys} | {"out": str(args.out)}
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(f"{summary['name']}: {'success' if r['success'] else 'failed'} ({'fell' if r['fell'] else 'stayed up'}), "
+              f"{r['frames']}/{r['clip_frames']} frames, mpbpe {r['mpbpe_cm']:.1f} cm (local {r['mpbpe_local_cm']:.1f} cm), "
+              f"joints {r['joint_error_rad']:.3f} rad, policy {r['policy_ms']:.3f} ms/step; wrote {args.out}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from motionfm.tracker.policy import load_policy
+    from motionfm.tracker.rollout import evaluate_motions
+    from motionfm.tracker.train import load_motions
+
+    policy = load_policy(args.checkpoint)
+    if not Path(args.data).is_dir():
+        raise NotADirectoryError(f"{args.data}: not a folder of motion files")
+    motions = load_motions([args.data], include=args.include, default_fps=args.fps or 30.0)
+    if args.split == "held-out":
+        held = set(policy.metadata.get("held_out", []))
+        motions = [m for m in motions if m.name in held]
+    if args.max_clips:
+        motions = motions[: args.max_clips]
+    report = evaluate_motions(policy, motions, variant=args.model, sim_dt=args.sim_dt, progress=not args.json)
+    report["checkpoint"] = str(args.checkpoint or "shipped")
+    report["data"] = str(args.data)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"{report['num_clips']} clips: success {report['success_rate']:.1%}, mpbpe {report['mpbpe_cm']:.1f} cm "
+              f"(local {report['mpbpe_local_cm']:.1f} cm), joints {report['joint_error_rad']:.3f} rad, falls {report['fall_rate']:.1%}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from motionfm.tracker.config import PRESETS, TrackerConfig
+    from motionfm.tracker.train import load_motions, split_heldout, train
+
+    if args.config in PRESETS:
+        cfg = PRESETS[args.config]
+    elif Path(args.config).is_file():
+        cfg = TrackerConfig.from_dict(json.loads(Path(args.config).read_text()))
+    else:
+        raise FileNotFoundError(f"{args.config}: neither a preset ({', '.join(PRESETS)}) nor a config JSON file")
+    over = {k: v for k, v in (("num_envs", args.num_envs), ("seed", args.seed), ("num_evals", args.num_evals)) if v is not None}
+    cfg = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, **over))
+    motions = load_motions(args.data, include=args.include, exclude=args.exclude)
+    train_m, held = split_heldout(motions, args.held_out, cfg.ppo.seed)
+    print(f"{len(train_m)} training clips, {len(held)} held out: {[m.name for m in held]}")
+    _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held])
+    print(json.dumps(rows[-1] if rows else {}, indent=1))
+    return 0
+
+
+def _guard(func):
+    """Report bad input (a wrong checkpoint, rollout or config: ``ValueError``) as exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        from motionfm.motion import MotionFileError
+
+        try:
+            return func(args)
+        except (MotionFileError, FileNotFoundError, NotADirectoryError, ValueError) as e:
+            print(f"motionfm: error: {e}", file=sys.stderr)
+            return 2
+    return run
+
+
+def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersAction | None = None,
+             eval_group: argparse._SubParsersAction | None = None) -> None:
+    """Add ``track`` to ``sub`` and ``tracker`` to the ``train``/``eval`` groups (created if None)."""
+    t = sub.add_parser("track", help="track a motion with the tracker policy in plain MuJoCo; write a rollout npz")
+    t.add_argument("motion", help="motion file (.csv with clips.jsonl or --fps, or .npz)")
+    t.add_argument("--out", required=True, help="rollout file (.npz: fps, qpos, ref_qpos, ...)")
+    t.add_argument("--checkpoint", help="tracker checkpoint folder (default: the shipped one)")
+    t.add_argument("--fps", type=float, help="frame rate of a CSV without clips.jsonl")
+    t.add_argument("--model", help="G1 variant to simulate (default: the training one; 'scene' = meshes)")
+    t.add_argument("--sim-dt", type=float, help="physics step (s) (default: the training one)")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.set_defaults(func=_guard(_cmd_track))
+
+    if eval_group is None:
+        eval_group = sub.add_parser("eval", help="evaluate a stage").add_subparsers(dest="eval_command", required=True)
+    e = eval_group.add_parser("tracker", help="sim-to-sim metrics of the tracker (plain MuJoCo) on a motion folder")
+    e.add_argument("--data", required=True, help="folder of motion files (clips.jsonl optional)")
+    e.add_argument("--checkpoint", help="tracker checkpoint folder (default: the shipped one)")
+    e.add_argument("--split", choices=["all", "held-out"], default="all", help="'held-out': only clips the checkpoint never trained on")
+    e.add_argument("--include", help="regex on clip ids")
+    e.add_argument("--max-clips", type=int)
+    e.add_argument("--fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl (default 30)")
+    e.add_argument("--model", help="G1 variant to simulate (default: the training one)")
+    e.add_argument("--sim-dt", type=float, help="physics step (s)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=_guard(_cmd_eval))
+
+    if train_group is None:
+        train_group = sub.add_parser("train", help="train a stage").add_subparsers(dest="train_command", required=True)
+    r = train_group.add_parser("tracker", help="train the tracker with Brax PPO in MJX (resumes from --out)")
+    r.add_argument("--config", default="cpu", help="preset (cpu, gpu, test) or a config JSON file")
+    r.add_argument("--data", nargs="+", required=True, help="motion folders or files")
+    r.add_argument("--include", help="regex on clip ids to train on")
+    r.add_argument("--exclude", help="regex on clip ids to leave out")
+    r.add_argument("--held-out", type=float, default=0.15, help="fraction of clips held out for evaluation")
+    r.add_argument("--out", default="runs/tracker", help="run folder (checkpoints, log.jsonl); resumed if present")
+    r.add_argument("--steps", type=int, help="env steps of this chunk (default: the config's)")
+    r.add_argument("--export", help="write the deployable policy here (e.g. checkpoints/tracker)")
+    r.add_argument("--num-envs", type=int)
+    r.add_argument("--num-evals", type=int)
+    r.add_argument("--seed", type=int)
+    r.set_defaults(func=_guard(_cmd_train))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m motionfm.tracker.cli``) until ``motionfm/cli.py`` registers these."""
+    p = argparse.ArgumentParser(prog="motionfm")
+    register(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Frozen configuration of the tracker: environment, rewards, randomisation, PPO, with presets.
+
+``PRESETS["cpu"]`` is what this repository can train on a 2-core CPU in minutes; ``PRESETS["gpu"]``
+is the full recipe (thousands of environments, whole corpus, randomisation on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+TRACKED_BODIES: tuple[str, ...] = (
+    "pelvis", "left_hip_roll_link", "left_knee_link", "left_ankle_roll_link",
+    "right_hip_roll_link", "right_knee_link", "right_ankle_roll_link", "torso_link",
+    "left_shoulder_roll_link", "left_elbow_link", "left_wrist_yaw_link",
+    "right_shoulder_roll_link", "right_elbow_link", "right_wrist_yaw_link",
+)
+"""The 14 bodies whose poses enter rewards and the critic (BeyondMimic's set, G1 names)."""
+
+END_EFFECTORS: tuple[str, ...] = (
+    "left_ankle_roll_link", "right_ankle_roll_link", "left_wrist_yaw_link", "right_wrist_yaw_link",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig:
+    """Gaussian-kernel tracking rewards ``w * exp(-err^2 / sigma^2)`` and regularisers.
+
+    Body errors are measured after aligning the reference to the robot's anchor (xy position and
+    yaw), so drift of the whole body does not swamp the pose terms (BeyondMimic's formulation).
+    """
+
+    anchor_pos: tuple[float, float] = (0.5, 0.3)  # (weight, sigma in m)
+    anchor_ori: tuple[float, float] = (0.5, 0.4)  # rad
+    body_pos: tuple[float, float] = (1.0, 0.3)  # m, mean squared over tracked bodies
+    body_ori: tuple[float, float] = (1.0, 0.4)  # rad
+    body_lin_vel: tuple[float, float] = (1.0, 1.0)  # m/s
+    body_ang_vel: tuple[float, float] = (1.0, 3.14)  # rad/s
+    action_rate: float = -0.1  # per squared change of the normalised action
+    joint_limit: float = -2.0  # per rad beyond the soft limits (95% of the range)
+    termination: float = -0.0  # extra penalty on failure (0: the lost future reward is enough)
+
+    def max_reward(self) -> float:
+        """The per-step reward when the robot follows the reference exactly and holds its action."""
+        return sum(w for w, _ in (self.anchor_pos, self.anchor_ori, self.body_pos, self.body_ori,
+                                  self.body_lin_vel, self.body_ang_vel))
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomizationConfig:
+    """Domain randomisation switches (each off at 0 / False)."""
+
+    friction: tuple[float, float] = (1.0, 1.0)  # scale of the floor/feet sliding friction
+    mass_scale: tuple[float, float] = (1.0, 1.0)  # scale of every link mass
+    torso_mass_add: tuple[float, float] = (0.0, 0.0)  # kg added to the torso
+    kp_scale: tuple[float, float] = (1.0, 1.0)  # scale of the PD stiffness
+    kd_scale: tuple[float, float] = (1.0, 1.0)  # scale of the PD damping
+    push_interval_s: float = 0.0  # 0: no pushes; else a random base velocity kick this often
+    push_vel: float = 0.5  # m/s, max horizontal kick
+    obs_noise: float = 0.0  # scale of uniform observation noise (1.0 = the default levels)
+
+    @property
+    def model_randomized(self) -> bool:
+        """Whether any model parameter (friction, mass, gains) is randomised per environment."""
+        return any(lo != hi for lo, hi in (self.friction, self.mass_scale, self.torso_mass_add, self.kp_scale, self.kd_scale))
+
+
+ROBUST = RandomizationConfig(friction=(0.4, 1.2), mass_scale=(0.9, 1.1), torso_mass_add=(-1.0, 3.0),
+                             kp_scale=(0.8, 1.2), kd_scale=(0.8, 1.2), push_interval_s=3.0, obs_noise=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """The tracking environment.
+
+    Attributes:
+        model: G1 variant for training physics (``feetonly``: only feet collide, fastest in MJX).
+        ctrl_dt: policy period (s): 50 Hz.
+        sim_dt: physics step (s); ``ctrl_dt / sim_dt`` substeps per action.
+        action_scale: rad per unit action.
+        action_base: ``"reference"``: joint targets are the reference's joints plus the scaled
+            action (residual; learns fast); ``"default"``: the standing pose plus the action
+            (BeyondMimic).
+        anchor_body: the body whose pose the policy is told and terminations are measured on.
+        future_frames: offsets (in 50 Hz frames) of the reference joint targets in the observation.
+        max_episode_s: episode cap (s); an episode also ends (truncated) at the clip's end.
+        anchor_height_limit: terminate when the anchor is this far (m) from the reference height.
+        anchor_ori_limit: terminate when the projected-gravity z of the anchor differs this much.
+        ee_height_limit: terminate when an end effector is this far (m) from its reference height.
+        adaptive_bin_s: width (s) of the start-time bins of failure-weighted sampling.
+        adaptive_uniform: probability mass mixed in uniformly over bins.
+        adaptive_decay: per-step decay of the failure counts (forgets old failures).
+    """
+
+    model: str = "feetonly"
+    ctrl_dt: float = 0.02
+    sim_dt: float = 0.004
+    action_scale: float = 0.25
+    action_base: str = "reference"
+    anchor_body: str = "torso_link"
+    future_frames: tuple[int, ...] = (1, 5)
+    max_episode_s: float = 6.0
+    anchor_height_limit: float = 0.25
+    anchor_ori_limit: float = 0.8
+    ee_height_limit: float = 0.25
+    adaptive_bin_s: float = 1.0
+    adaptive_uniform: float = 0.1
+    adaptive_decay: float = 0.999
+    reward: RewardConfig = RewardConfig()
+    randomization: RandomizationConfig = RandomizationConfig()
+
+    @property
+    def fps(self) -> float:
+        """Control (and reference) rate in Hz."""
+        return 1.0 / self.ctrl_dt
+
+    @property
+    def n_substeps(self) -> int:
+        """Physics steps per control step."""
+        return max(1, int(round(self.ctrl_dt / self.sim_dt)))
+
+    @property
+    def episode_length(self) -> int:
+        """Maximum control steps of one episode."""
+        return int(round(self.max_episode_s / self.ctrl_dt))
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Brax PPO settings (names as in ``brax.training.agents.ppo.train``)."""
+
+    num_timesteps: int = 2_000_000
+    num_envs: int = 128
+    num_eval_envs: int = 32
+    num_evals: int = 10
+    unroll_length: int = 20
+    batch_size: int = 128
+    num_minibatches: int = 4
+    num_updates_per_batch: int = 4
+    learning_rate: float = 3e-4
+    entropy_cost: float = 5e-3
+    discounting: float = 0.97
+    gae_lambda: float = 0.95
+    clipping_epsilon: float = 0.2
+    max_grad_norm: float = 1.0
+    reward_scaling: float = 1.0
+    policy_hidden: tuple[int, ...] = (256, 128, 64)
+    value_hidden: tuple[int, ...] = (256, 256, 128)
+    init_noise_std: float = 0.4
+    run_evals: bool = True  # brax's deterministic eval rollouts at each checkpoint (slow to compile on CPU)
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackerConfig:
+    """Everything a training run needs: environment and PPO."""
+
+    env: EnvConfig = EnvConfig()
+    ppo: PPOConfig = PPOConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able nested dict (tuples as lists)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrackerConfig":
+        """Inverse of :meth:`to_dict` (unknown keys rejected, lists back to tuples)."""
+        def build(klass, values):
+            kw = {}
+            for f in dataclasses.fields(klass):
+                if f.name not in values:
+                    continue
+                v = values[f.name]
+                if dataclasses.is_dataclass(f.default):
+                    v = build(type(f.default), v)
+                elif isinstance(v, list):
+                    v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
+                kw[f.name] = v
+            unknown = set(values) - {f.name for f in dataclasses.fields(klass)}
+            if unknown:
+                raise ValueError(f"unknown {klass.__name__} keys: {sorted(unknown)}")
+            return klass(**kw)
+        return build(cls, d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+
+PRESETS: dict[str, TrackerConfig] = {
+    # 2-core CPU: few envs, small batches; the residual action makes learning visible in minutes.
+    "cpu": TrackerConfig(ppo=PPOConfig(run_evals=False)),
+    # One GPU: thousands of envs, the full corpus, randomisation on (the issue's recipe).
+    "gpu": TrackerConfig(
+        env=EnvConfig(randomization=ROBUST, max_episode_s=10.0),
+        ppo=PPOConfig(num_timesteps=2_000_000_000, num_envs=4096, num_eval_envs=256, num_evals=50,
+                      unroll_length=24, batch_size=1024, num_minibatches=32, num_updates_per_batch=4,
+                      learning_rate=1e-4, entropy_cost=5e-3, discounting=0.99, policy_hidden=(512, 256, 128),
+                      value_hidden=(512, 256, 128), init_noise_std=1.0),
+    ),
+    # Tests: tiny everything.
+    "test": TrackerConfig(ppo=PPOConfig(num_timesteps=800, num_envs=4, num_eval_envs=4, num_evals=1,
+                                        unroll_length=5, batch_size=4, num_minibatches=2, num_updates_per_batch=1,
+                                        policy_hidden=(32, 32), value_hidden=(32, 32))),
+}

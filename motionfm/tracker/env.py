@@ -1,0 +1,302 @@
+"""The tracking environment in MJX: pure ``reset``/``step`` over a brax ``State`` (Playground style).
+
+One environment is one G1 tracking one reference from the :class:`MotionLibrary`. The policy acts
+at 50 Hz; each action sets the targets of the model's position actuators (PD, gains and ctrl /
+torque limits from the MJCF) held over ``n_substeps`` MJX physics steps. :class:`TrackingWrapper`
+batches environments (``vmap``, optional per-environment randomised models), keeps brax's episode
+bookkeeping, resets finished environments at failure-weighted start times, and is what
+``brax.training.agents.ppo.train`` receives through ``wrap_env_fn``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import sys
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from motionfm.robot import G1_JOINT_NAMES, load_g1
+from motionfm.tracker import obs as O
+from motionfm.tracker.config import END_EFFECTORS, TRACKED_BODIES, EnvConfig, RandomizationConfig
+from motionfm.tracker.model import joint_dof_adr, physics_model
+from motionfm.tracker.library import DeviceLibrary, MotionLibrary, bin_weights, frame_bin, sample_start
+
+logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)
+with contextlib.redirect_stdout(sys.stderr):  # MJX prints "Failed to import warp" on import; keep stdout for --json
+    from brax.envs.base import Env, State, Wrapper  # noqa: E402
+    from mujoco import mjx  # noqa: E402
+
+
+class TrackingEnv(Env):
+    """Universal motion tracking of the G1 in MJX (one environment; batch with :class:`TrackingWrapper`).
+
+    ``state.info`` holds ``frame`` (stack index of the reference frame the robot is on), ``step``,
+    ``last_action (29,)``, ``rng``, ``truncation`` and ``terminated``. Observations are a dict:
+    ``state`` (actor, noisy when configured) and ``privileged_state`` (critic).
+    """
+
+    def __init__(self, library: MotionLibrary, cfg: EnvConfig = EnvConfig()):
+        self.cfg = cfg
+        self.library = library
+        self.lib: DeviceLibrary = library.to_device()
+        self.mj_model = physics_model(cfg)
+        self.sys = mjx.put_model(self.mj_model)  # brax's name: DomainRandomization swaps it
+        self._data0 = mjx.make_data(self.sys)
+        robot = load_g1(cfg.model)
+        self._body_ids = jnp.asarray([robot.body_ids[robot.body_names.index(b)] for b in TRACKED_BODIES])
+        self._anchor = TRACKED_BODIES.index(cfg.anchor_body)
+        self._ee = jnp.asarray([TRACKED_BODIES.index(b) for b in END_EFFECTORS])
+        self._qadr = jnp.asarray(robot.joint_qpos_adr)
+        self._vadr = jnp.asarray(joint_dof_adr(self.mj_model))
+        self._default = jnp.asarray(robot.default_qpos[7:], jnp.float32)
+        self._ctrl_lo = jnp.asarray(self.mj_model.actuator_ctrlrange[:, 0], jnp.float32)
+        self._ctrl_hi = jnp.asarray(self.mj_model.actuator_ctrlrange[:, 1], jnp.float32)
+        lo, hi = robot.joint_limits.T
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        self._soft_lo = jnp.asarray(mid - 0.95 * half, jnp.float32)
+        self._soft_hi = jnp.asarray(mid + 0.95 * half, jnp.float32)
+        self._future = jnp.asarray(cfg.future_frames, jnp.int32)
+        self._noise = jnp.asarray(O.noise_levels(len(cfg.future_frames)) * cfg.randomization.obs_noise)
+        self._push_every = int(round(cfg.randomization.push_interval_s / cfg.ctrl_dt))
+
+    # ------------------------------------------------------------------ brax Env interface
+    @property
+    def observation_size(self) -> dict[str, tuple[int, ...]]:
+        na = O.actor_obs_size(len(self.cfg.future_frames))
+        return {"state": (na,), "privileged_state": (na + 3 + 1 + 2 * 3 * len(TRACKED_BODIES),)}
+
+    @property
+    def action_size(self) -> int:
+        return len(G1_JOINT_NAMES)
+
+    @property
+    def backend(self) -> str:
+        return "mjx"
+
+    # ------------------------------------------------------------------ pieces
+    def reference(self, frame: jax.Array) -> O.Reference:
+        """The :class:`~motionfm.tracker.obs.Reference` for a robot on stack frame ``frame``."""
+        lib = self.lib
+        last = lib.clip_last[frame]
+        nxt = jnp.minimum(frame + 1, last)
+        fut = jnp.minimum(frame + self._future, last)
+        return O.Reference(lib.qpos[fut, 7:], lib.qvel[fut, 6:], lib.body_pos[nxt], lib.body_quat[nxt],
+                           lib.body_lin_vel[nxt], lib.body_ang_vel[nxt])
+
+    def reference_now(self, frame: jax.Array) -> O.Reference:
+        """The reference *on* ``frame`` (for rewards after a step and for tests)."""
+        return self.reference(frame - 1)
+
+    def robot(self, data: mjx.Data) -> O.RobotState:
+        """The tracked-body state of MJX ``data``."""
+        qpos = jnp.concatenate([data.qpos[:7], data.qpos[self._qadr]])
+        qvel = jnp.concatenate([data.qvel[:6], data.qvel[self._vadr]])
+        return O.robot_state(jnp, qpos, qvel, data.xpos, data.xquat, data.cvel, data.subtree_com, self._body_ids)
+
+    def _obs(self, data: mjx.Data, frame: jax.Array, last_action: jax.Array, rng: jax.Array) -> dict[str, jax.Array]:
+        robot, ref = self.robot(data), self.reference(frame)
+        clean = O.actor_obs(jnp, robot, ref, last_action, self._default, self._anchor)
+        noisy = clean + self._noise * jax.random.uniform(rng, clean.shape, minval=-1.0, maxval=1.0)
+        return {"state": noisy, "privileged_state": O.critic_obs(jnp, robot, ref, clean, self._anchor)}
+
+    def data_at(self, qpos36: jax.Array, qvel35: jax.Array) -> mjx.Data:
+        """MJX data with the robot placed at a motionfm ``qpos (36,)``/``qvel (35,)`` (forward run)."""
+        qpos = self._data0.qpos.at[:7].set(qpos36[:7]).at[self._qadr].set(qpos36[7:])
+        qvel = self._data0.qvel.at[:6].set(qvel35[:6]).at[self._vadr].set(qvel35[6:])
+        return mjx.forward(self.sys, self._data0.replace(qpos=qpos, qvel=qvel, ctrl=qpos36[7:]))
+
+    # ------------------------------------------------------------------ reset / step
+    def reset(self, rng: jax.Array) -> State:
+        """A new episode at a uniformly drawn start frame."""
+        k0, k1 = jax.random.split(rng)
+        return self.reset_at(k1, sample_start(self.lib, k0))
+
+    def reset_at(self, rng: jax.Array, frame: jax.Array) -> State:
+        """A new episode with the robot on the reference at stack frame ``frame`` (pure)."""
+        k_obs, k_next = jax.random.split(rng)
+        frame = jnp.asarray(frame, jnp.int32)
+        data = self.data_at(self.lib.qpos[frame], self.lib.qvel[frame])
+        last_action = jnp.zeros(self.action_size)
+        zero = jnp.zeros(())
+        info = {"frame": frame, "step": jnp.zeros((), jnp.int32), "last_action": last_action, "rng": k_next,
+                "truncation": zero, "terminated": zero}
+        metrics = {k: zero for k in ("anchor_pos", "anchor_ori", "body_pos", "body_ori", "body_lin_vel",
+                                     "body_ang_vel", "action_rate", "joint_limit", "body_pos_err_m")}
+        return State(data, self._obs(data, frame, last_action, k_obs), zero, zero, metrics, info)
+
+    def targets(self, action: jax.Array, frame: jax.Array) -> jax.Array:
+        """Joint position targets ``(29,)`` for ``action`` on ``frame``, clipped to the ctrl range."""
+        base = self.lib.qpos[jnp.minimum(frame + 1, self.lib.clip_last[frame]), 7:] if self.cfg.action_base == "reference" else self._default
+        return jnp.clip(base + self.cfg.action_scale * action, self._ctrl_lo, self._ctrl_hi)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """One 50 Hz control step (pure): PD targets, physics substeps, reward, termination."""
+        cfg, info = self.cfg, state.info
+        rng, k_push, k_obs = jax.random.split(info["rng"], 3)
+        frame = info["frame"]
+        data = state.pipeline_state.replace(ctrl=self.targets(action, frame))
+        if self._push_every > 0:
+            kick = jax.random.uniform(k_push, (2,), minval=-1.0, maxval=1.0) * cfg.randomization.push_vel
+            push = (info["step"] > 0) & (info["step"] % self._push_every == 0)
+            data = data.replace(qvel=data.qvel.at[:2].add(jnp.where(push, kick, 0.0)))
+        data = jax.lax.fori_loop(0, cfg.n_substeps, lambda _, d: mjx.step(self.sys, d), data)
+
+        frame = jnp.minimum(frame + 1, self.lib.clip_last[frame])
+        step = info["step"] + 1
+        robot, ref_now = self.robot(data), self.reference_now(frame)
+        terms = O.reward_terms(jnp, robot, ref_now, self._anchor, cfg.reward)
+        rate = jnp.sum((action - info["last_action"]) ** 2)
+        q = robot.qpos[7:]
+        excess = jnp.sum(jnp.maximum(self._soft_lo - q, 0.0) + jnp.maximum(q - self._soft_hi, 0.0))
+        fail = O.failed(jnp, robot, ref_now, self._anchor, self._ee, cfg.anchor_height_limit,
+                        cfg.anchor_ori_limit, cfg.ee_height_limit)
+        fail = fail | ~jnp.all(jnp.isfinite(data.qpos)) | ~jnp.all(jnp.isfinite(data.qvel))
+        end = (frame >= self.lib.clip_last[frame]) | (step >= cfg.episode_length)
+        done = fail | end
+        reward = (sum(terms.values()) + cfg.reward.action_rate * rate + cfg.reward.joint_limit * excess
+                  + cfg.reward.termination * fail)
+        reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
+        body_err = jnp.mean(jnp.linalg.norm(robot.body_pos - O.align_reference(jnp, ref_now, robot, self._anchor)[0], axis=-1))
+        metrics = {**terms, "action_rate": cfg.reward.action_rate * rate, "joint_limit": cfg.reward.joint_limit * excess,
+                   "body_pos_err_m": body_err}
+        new_info = {**info, "frame": frame, "step": step, "last_action": action, "rng": rng,
+                    "truncation": (end & ~fail).astype(jnp.float32), "terminated": fail.astype(jnp.float32)}
+        obs = self._obs(data, frame, action, k_obs)
+        obs = jax.tree.map(lambda x: jnp.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0), obs)
+        return State(data, obs, reward, done.astype(jnp.float32), metrics, new_info)
+
+
+# ---------------------------------------------------------------------- domain randomisation
+def randomize_model(rcfg: RandomizationConfig, sys: mjx.Model, rng: jax.Array) -> tuple[mjx.Model, mjx.Model]:
+    """Per-environment models (``rng`` is ``(N, 2)``): friction, link masses, torso mass, PD gains.
+
+    Returns ``(batched model, in_axes)`` as brax's ``randomization_fn`` contract asks.
+    """
+    def one(key):
+        k = jax.random.split(key, 5)
+        u = lambda kk, lohi, shape=(): jax.random.uniform(kk, shape, minval=lohi[0], maxval=lohi[1])  # noqa: E731
+        friction = sys.geom_friction.at[:, 0].multiply(u(k[0], rcfg.friction))
+        mass = sys.body_mass * u(k[1], rcfg.mass_scale, sys.body_mass.shape)
+        mass = mass.at[_TORSO_ID].add(u(k[2], rcfg.torso_mass_add))
+        kp, kd = u(k[3], rcfg.kp_scale), u(k[4], rcfg.kd_scale)
+        gain = sys.actuator_gainprm.at[:, 0].multiply(kp)
+        bias = sys.actuator_biasprm.at[:, 1].multiply(kp).at[:, 2].multiply(kd)
+        damping = sys.dof_damping.at[6:].multiply(kd)
+        return friction, mass, gain, bias, damping
+
+    friction, mass, gain, bias, damping = jax.vmap(one)(rng)
+    fields = dict(geom_friction=friction, body_mass=mass, actuator_gainprm=gain, actuator_biasprm=bias, dof_damping=damping)
+    in_axes = jax.tree.map(lambda _: None, sys).tree_replace({k: 0 for k in fields})
+    return sys.tree_replace(fields), in_axes
+
+
+_TORSO_ID = int(load_g1("feetonly").body_ids[load_g1("feetonly").body_names.index("torso_link")])
+
+
+# ---------------------------------------------------------------------- batching wrapper
+class TrackingWrapper(Wrapper):
+    """Batched tracking environments with brax's training bookkeeping and adaptive resets.
+
+    Replaces brax's ``VmapWrapper + EpisodeWrapper + AutoResetWrapper``: brax's auto-reset returns
+    to each environment's *first* state, which would pin every environment to one start time;
+    here a finished environment is reset at a fresh start frame drawn from the failure-weighted
+    bins. ``state.info["adaptive_fail"] (bins,)`` (not batched) holds decayed failure counts
+    shared by all environments of a device.
+    """
+
+    def __init__(self, env: TrackingEnv, episode_length: int | None = None, action_repeat: int = 1,
+                 randomization_fn: Callable | None = None):
+        super().__init__(env)
+        if action_repeat != 1:
+            raise ValueError("the tracker advances the reference one frame per step; use action_repeat=1")
+        self._sys_v, self._in_axes = (randomization_fn(env.sys) if randomization_fn is not None else (None, None))
+
+    def _vmapped(self, method: str, *args):
+        env = self.env.unwrapped
+        if self._sys_v is None:
+            return jax.vmap(getattr(env, method))(*args)
+
+        def one(sys, *a):
+            old, env.sys = env.sys, sys
+            try:
+                return getattr(env, method)(*a)
+            finally:
+                env.sys = old
+        return jax.vmap(one, in_axes=(self._in_axes,) + (0,) * len(args))(self._sys_v, *args)
+
+    def reset(self, rng: jax.Array) -> State:
+        env: TrackingEnv = self.env.unwrapped
+        frames = jax.vmap(lambda k: sample_start(env.lib, k))(jax.vmap(lambda k: jax.random.fold_in(k, 1))(rng))
+        state = self._vmapped("reset_at", rng, frames)
+        n = rng.shape[0]
+        zeros = jnp.zeros(n)
+        info = dict(state.info)
+        info["episode_done"] = zeros
+        info["steps"] = zeros
+        info["episode_metrics"] = {"sum_reward": zeros, "length": zeros, **{k: zeros for k in state.metrics}}
+        info["adaptive_fail"] = jnp.zeros(env.lib.num_bins)
+        return state.replace(info=info)
+
+    def step(self, state: State, action: jax.Array) -> State:
+        env: TrackingEnv = self.env.unwrapped
+        cfg = env.cfg
+        info = dict(state.info)
+        fail_counts = info.pop("adaptive_fail")
+        episode_metrics = info.pop("episode_metrics")
+        prev_done = info.pop("episode_done")
+        steps = info.pop("steps") * (1 - prev_done) + 1
+        inner = state.replace(info=info, done=jnp.zeros_like(state.done))
+        nxt = self._vmapped("step", inner, action)
+
+        # Episode statistics, as brax's EpisodeWrapper keeps them.
+        em = {k: v * (1 - prev_done) for k, v in episode_metrics.items()}
+        em["sum_reward"] = em["sum_reward"] + nxt.reward
+        em["length"] = em["length"] + 1
+        for k, v in nxt.metrics.items():
+            em[k] = em[k] + v
+
+        # Failure-weighted start times: count failures in the bin where they happened.
+        terminated = nxt.info["terminated"]
+        fail_counts = fail_counts * cfg.adaptive_decay + jax.ops.segment_sum(
+            terminated, frame_bin(env.lib, nxt.info["frame"]), env.lib.num_bins)
+        weights = bin_weights(fail_counts, cfg.adaptive_uniform)
+        keys = jax.vmap(lambda k: jax.random.split(k, 2))(nxt.info["rng"])
+        frames = jax.vmap(lambda k: sample_start(env.lib, k, weights))(keys[:, 0])
+        fresh = self._vmapped("reset_at", keys[:, 1], frames)
+
+        done = nxt.done
+        pick = lambda a, b: jnp.where(done.reshape(done.shape + (1,) * (a.ndim - 1)) > 0, a, b)  # noqa: E731
+        pipeline_state = jax.tree.map(pick, fresh.pipeline_state, nxt.pipeline_state)
+        obs = jax.tree.map(pick, fresh.obs, nxt.obs)
+        new_info = {k: pick(fresh.info[k], nxt.info[k]) if k not in ("truncation", "terminated") else nxt.info[k]
+                    for k in nxt.info}
+        new_info.update(episode_metrics=em, episode_done=done, adaptive_fail=fail_counts, steps=steps)
+        return nxt.replace(pipeline_state=pipeline_state, obs=obs, info=new_info)
+
+
+def wrap_for_tracking(env: TrackingEnv, episode_length: int | None = None, action_repeat: int = 1,
+                      randomization_fn: Callable | None = None) -> TrackingWrapper:
+    """brax ``wrap_env_fn``: see :class:`TrackingWrapper`."""
+    return TrackingWrapper(env, episode_length, action_repeat, randomization_fn)
+
+
+def make_randomization_fn(cfg: EnvConfig) -> Callable | None:
+    """brax ``randomization_fn`` for ``cfg.randomization``, or None when no model parameter varies."""
+    if not cfg.randomization.model_randomized:
+        return None
+    return functools.partial(randomize_model, cfg.randomization)
+
+
+def make_env(motions_or_library: Any, cfg: EnvConfig = EnvConfig()) -> TrackingEnv:
+    """A :class:`TrackingEnv` from a :class:`MotionLibrary` or a list of motions."""
+    lib = motions_or_library if isinstance(motions_or_library, MotionLibrary) else \
+        MotionLibrary.from_motions(motions_or_library, fps=cfg.fps, bin_frames=max(1, int(round(cfg.adaptive_bin_s * cfg.fps))))
+    return TrackingEnv(lib, cfg)
+
+
+__all__ = ["TrackingEnv", "TrackingWrapper", "make_env", "make_randomization_fn", "physics_model",
+           "randomize_model", "wrap_for_tracking"]

@@ -1,0 +1,181 @@
+"""The motion library: many clips at the control rate, concatenated into one array set on device.
+
+Every clip is resampled to the control rate (50 Hz), put facing +x above the origin, and its
+forward kinematics is computed once on the host (plain MuJoCo). Frames of all clips are stacked
+into ``(N, ...)`` arrays; ``clip_start``/``clip_len`` give each clip's slice, so an episode is just
+an integer index into the stack that advances by one per control step.
+
+Start times are drawn by failure-weighted (adaptive) sampling: the library is cut into bins of
+``bin_frames`` frames; a bin's probability is its share of recent failures mixed with a uniform
+floor, so the policy practises where it falls (BeyondMimic's adaptive sampling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from motionfm.motion import Motion
+from motionfm.robot import G1_BODY_NAMES, fk_mujoco, load_g1
+from motionfm.tracker.config import TRACKED_BODIES
+
+
+def _body_ang_vel(quat_wxyz: np.ndarray, dt: float) -> np.ndarray:
+    """``(T, B, 3)`` world angular velocity from ``(T, B, 4)`` wxyz quaternions, central differences."""
+    t, b = quat_wxyz.shape[:2]
+    r = Rotation.from_quat(quat_wxyz.reshape(-1, 4)[:, [1, 2, 3, 0]])
+    nxt = np.r_[1:t, t - 1]
+    prv = np.r_[0, 0 : t - 1]
+    idx = np.arange(t * b).reshape(t, b)
+    rn, rp = r[idx[nxt].ravel()], r[idx[prv].ravel()]
+    w = (rn * rp.inv()).as_rotvec().reshape(t, b, 3)
+    return w / ((nxt - prv) * dt)[:, None, None]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MotionLibrary:
+    """Reference frames of many clips at ``fps``, stacked (numpy on the host; see :meth:`to_device`).
+
+    Attributes:
+        fps: frame rate (the control rate).
+        names: ``(C,)`` clip names.
+        clip_start: ``(C,)`` first frame of each clip in the stack.
+        clip_len: ``(C,)`` frames of each clip.
+        qpos: ``(N, 36)`` root xyz, root quaternion wxyz, 29 joints.
+        qvel: ``(N, 35)`` MuJoCo free-joint velocity layout: root linear (world), root angular
+            (root frame), 29 joint velocities.
+        body_pos: ``(N, B, 3)`` world positions of :data:`TRACKED_BODIES`.
+        body_quat: ``(N, B, 4)`` their orientations (wxyz).
+        body_lin_vel: ``(N, B, 3)`` linear velocities (world).
+        body_ang_vel: ``(N, B, 3)`` angular velocities (world).
+        clip_index: ``(N,)`` clip of each frame.
+        clip_last: ``(N,)`` stack index of the last frame of each frame's clip.
+        bin_frames: frames per adaptive-sampling bin.
+    """
+
+    fps: float
+    names: tuple[str, ...]
+    clip_start: np.ndarray
+    clip_len: np.ndarray
+    qpos: np.ndarray
+    qvel: np.ndarray
+    body_pos: np.ndarray
+    body_quat: np.ndarray
+    body_lin_vel: np.ndarray
+    body_ang_vel: np.ndarray
+    clip_index: np.ndarray
+    clip_last: np.ndarray
+    bin_frames: int = 50
+
+    @property
+    def num_frames(self) -> int:
+        """Total frames ``N`` in the stack."""
+        return len(self.qpos)
+
+    @property
+    def num_bins(self) -> int:
+        """Adaptive-sampling bins over the stack."""
+        return -(-self.num_frames // self.bin_frames)
+
+    @classmethod
+    def from_motions(cls, motions: Sequence[Motion], fps: float = 50.0, bin_frames: int = 50,
+                     canonicalize: bool = True) -> "MotionLibrary":
+        """Build from motions (any fps; each is resampled to ``fps``, clips shorter than 3 frames dropped)."""
+        robot = load_g1("g1_mjx")
+        body_idx = [G1_BODY_NAMES.index(b) for b in TRACKED_BODIES]
+        dt = 1.0 / fps
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("qpos", "qvel", "bp", "bq", "bv", "bw")}
+        names, starts, lens = [], [], []
+        n = 0
+        for m in motions:
+            m = m.resample(fps)
+            if canonicalize:
+                m = m.canonicalize()
+            if m.num_frames < 3:
+                continue
+            fk = fk_mujoco(m.qpos, robot)
+            bp, bq = fk.body_pos[:, body_idx], fk.body_quat[:, body_idx]
+            qvel = np.concatenate([m.root_lin_vel(), m.root_ang_vel("body"), m.joint_vel()], axis=1)
+            cols["qpos"].append(m.qpos)
+            cols["qvel"].append(qvel)
+            cols["bp"].append(bp)
+            cols["bq"].append(bq)
+            cols["bv"].append(np.gradient(bp, dt, axis=0))
+            cols["bw"].append(_body_ang_vel(bq, dt))
+            names.append(m.name or f"clip{len(names)}")
+            starts.append(n)
+            lens.append(m.num_frames)
+            n += m.num_frames
+        if not names:
+            raise ValueError("no usable motions (each needs at least 3 frames at the control rate)")
+        starts_a, lens_a = np.array(starts), np.array(lens)
+        clip_index = np.repeat(np.arange(len(names)), lens_a)
+        f32 = lambda k: np.concatenate(cols[k]).astype(np.float32)  # noqa: E731
+        return cls(fps=float(fps), names=tuple(names), clip_start=starts_a, clip_len=lens_a,
+                   qpos=f32("qpos"), qvel=f32("qvel"), body_pos=f32("bp"), body_quat=f32("bq"),
+                   body_lin_vel=f32("bv"), body_ang_vel=f32("bw"), clip_index=clip_index,
+                   clip_last=(starts_a + lens_a - 1)[clip_index], bin_frames=int(bin_frames))
+
+    def to_device(self) -> "DeviceLibrary":
+        """The arrays the environment reads, as jax arrays."""
+        return DeviceLibrary(
+            qpos=jnp.asarray(self.qpos), qvel=jnp.asarray(self.qvel), body_pos=jnp.asarray(self.body_pos),
+            body_quat=jnp.asarray(self.body_quat), body_lin_vel=jnp.asarray(self.body_lin_vel),
+            body_ang_vel=jnp.asarray(self.body_ang_vel), clip_last=jnp.asarray(self.clip_last, jnp.int32),
+            bin_frames=self.bin_frames)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class DeviceLibrary:
+    """:class:`MotionLibrary` arrays on device (a pytree; ``bin_frames`` is static)."""
+
+    qpos: jax.Array
+    qvel: jax.Array
+    body_pos: jax.Array
+    body_quat: jax.Array
+    body_lin_vel: jax.Array
+    body_ang_vel: jax.Array
+    clip_last: jax.Array
+    bin_frames: int = dataclasses.field(metadata=dict(static=True), default=50)
+
+    @property
+    def num_frames(self) -> int:
+        return self.qpos.shape[0]
+
+    @property
+    def num_bins(self) -> int:
+        return -(-self.num_frames // self.bin_frames)
+
+
+def bin_weights(fail: jax.Array, uniform: float) -> jax.Array:
+    """``(bins,)`` start-bin probabilities: failure shares mixed with ``uniform`` of a flat floor.
+
+    ``fail`` holds decayed failure counts per bin; with no failures yet the result is uniform.
+    """
+    nb = fail.shape[-1]
+    total = fail.sum(-1, keepdims=True)
+    share = jnp.where(total > 0, fail / jnp.maximum(total, 1e-9), 1.0 / nb)
+    return (1.0 - uniform) * share + uniform / nb
+
+
+def sample_start(lib: DeviceLibrary, rng: jax.Array, weights: jax.Array | None = None) -> jax.Array:
+    """One start frame (stack index, int32): a bin drawn from ``weights`` (uniform if None), then a
+    frame uniformly inside it; never a clip's last frame (an episode needs a next frame)."""
+    kb, kf = jax.random.split(rng)
+    nb = lib.num_bins
+    logits = jnp.zeros(nb) if weights is None else jnp.log(jnp.maximum(weights, 1e-12))
+    b = jax.random.categorical(kb, logits)
+    f = b * lib.bin_frames + jax.random.randint(kf, (), 0, lib.bin_frames)
+    f = jnp.minimum(f, lib.num_frames - 1)
+    return jnp.where(f >= lib.clip_last[f], f - 1, f).astype(jnp.int32)
+
+
+def frame_bin(lib: DeviceLibrary, frame: jax.Array) -> jax.Array:
+    """Bin index of stack frame(s)."""
+    return frame // lib.bin_frames

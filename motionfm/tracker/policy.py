@@ -1,0 +1,138 @@
+"""The deployable tracker policy: parameters as plain arrays and a pure-numpy forward pass.
+
+A checkpoint folder holds ``metadata.json`` (schema, config, observation layout, training
+summary), ``state/`` (orbax: the normaliser and MLP arrays) and ``policy.npz`` (the same arrays,
+for a robot computer with numpy only). :class:`TrackerPolicy.act` is the deterministic action
+``(29,)`` for an observation ``(D,)``: ``MLP((obs - mean) / std)``, swish hidden layers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motionfm.tracker.config import TrackerConfig
+
+SCHEMA = "motionfm.tracker"
+SCHEMA_VERSION = 1
+
+
+def default_checkpoint() -> Path:
+    """The shipped policy: ``checkpoints/tracker`` of the repository."""
+    return Path(__file__).resolve().parents[2] / "checkpoints" / "tracker"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrackerPolicy:
+    """A trained tracking policy, numpy only.
+
+    Attributes:
+        config: the :class:`TrackerConfig` it was trained with (observation layout, action scale).
+        obs_mean, obs_std: ``(D,)`` normaliser of the actor observation.
+        weights: ``[(W_i (in, out), b_i (out,))]``: hidden layers then the action-mean layer.
+        metadata: the checkpoint's ``metadata.json``.
+    """
+
+    config: TrackerConfig
+    obs_mean: np.ndarray
+    obs_std: np.ndarray
+    weights: tuple[tuple[np.ndarray, np.ndarray], ...]
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic action ``(..., 29)`` for observations ``(..., D)`` (float32 math)."""
+        x = ((np.asarray(obs, np.float32) - self.obs_mean) / self.obs_std).astype(np.float32)
+        for i, (w, b) in enumerate(self.weights):
+            x = x @ w + b
+            if i < len(self.weights) - 1:
+                x = x / (1.0 + np.exp(-x))  # swish, brax's default activation
+        return x
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(w.size + b.size for w, b in self.weights))
+
+
+def policy_from_brax(params: tuple, config: TrackerConfig, metadata: dict[str, Any] | None = None) -> TrackerPolicy:
+    """Convert brax PPO ``(normalizer, policy, value)`` params of a ``normal`` policy to numpy."""
+    norm, pol = params[0], params[1]
+    mean = np.asarray(norm.mean["state"], np.float32)
+    std = np.asarray(norm.std["state"], np.float32)
+    p = pol["params"]
+    mlp = p["MLP_0"]
+    layers = [mlp[f"hidden_{i}"] for i in range(len(mlp))]
+    layers.append(p["Dense_0"])
+    weights = tuple((np.asarray(layer["kernel"], np.float32), np.asarray(layer["bias"], np.float32)) for layer in layers)
+    return TrackerPolicy(config, mean, std, weights, dict(metadata or {}))
+
+
+def save_policy(path: str | os.PathLike, policy: TrackerPolicy) -> Path:
+    """Write a checkpoint folder (replaced atomically): metadata.json, state/ (orbax), policy.npz."""
+    import orbax.checkpoint as ocp
+
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        arrays = {"obs_mean": policy.obs_mean, "obs_std": policy.obs_std,
+                  **{f"w{i}": w for i, (w, _) in enumerate(policy.weights)},
+                  **{f"b{i}": b for i, (_, b) in enumerate(policy.weights)}}
+        ckptr = ocp.PyTreeCheckpointer()
+        ckptr.save(tmp / "state", arrays)
+        np.savez(tmp / "policy.npz", num_layers=len(policy.weights), **arrays)
+        meta = {**policy.metadata, "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+                "config": policy.config.to_dict(), "num_params": policy.num_params}
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
+        tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
+    """Read a checkpoint folder (default: the shipped one) from its ``policy.npz`` and metadata.
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+        ValueError: not a tracker checkpoint, or a newer schema than this motionfm reads.
+    """
+    path = Path(path) if path is not None else default_checkpoint()
+    meta_path = path / "metadata.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{path}: no tracker checkpoint (metadata.json missing)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a tracker checkpoint (schema {meta.get('schema')!r})")
+    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise ValueError(f"{path}: checkpoint schema version {meta['schema_version']} is newer than this motionfm reads")
+    z = np.load(path / "policy.npz")
+    n = int(z["num_layers"])
+    weights = tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n))
+    return TrackerPolicy(TrackerConfig.from_dict(meta["config"]), z["obs_mean"].astype(np.float32),
+                         z["obs_std"].astype(np.float32), weights, meta)
+
+
+def inference_latency_ms(policy: TrackerPolicy, repeats: int = 2000) -> float:
+    """Median wall time (ms) of one :meth:`TrackerPolicy.act` call on a single observation."""
+    import time
+
+    obs = np.zeros(policy.obs_mean.shape, np.float32)
+    for _ in range(50):
+        policy.act(obs)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        policy.act(obs)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)

@@ -1,0 +1,213 @@
+"""Train the tracker with Brax's PPO on the MJX environment, in resumable chunks.
+
+A run folder holds ``ckpt/chunk_NNN/<step>/`` (brax's orbax checkpoints of normaliser, policy and
+value parameters, plus its network config), ``log.jsonl`` (one line per evaluation: cumulative
+env steps, reward, episode length, steps/s) and ``run.json`` (config, clips, steps so far). Calling
+:func:`train` again on the same folder continues from the newest checkpoint; each call is one chunk.
+Multi-device: brax's PPO ``pmap``s over all local devices (``num_envs`` must divide evenly).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from motionfm.data.corpus import scan_corpus
+from motionfm.motion import Motion
+from motionfm.tracker.config import TrackerConfig
+from motionfm.tracker.policy import TrackerPolicy, policy_from_brax, save_policy
+
+
+def load_motions(sources: Sequence[str | os.PathLike], include: str | None = None, exclude: str | None = None,
+                 default_fps: float = 30.0) -> list[Motion]:
+    """Motions from files and folders (folders scanned with their ``clips.jsonl``).
+
+    ``include``/``exclude`` are regular expressions on clip ids (``re.search``).
+    """
+    motions = []
+    for src in sources:
+        src = Path(src)
+        if src.is_dir():
+            refs = [(r.path, r.clip_id, r.meta or None) for r in scan_corpus(src)]
+        elif src.is_file():
+            refs = [(src, src.stem, None)]
+        else:
+            raise FileNotFoundError(f"{src}: no such motion file or folder")
+        for path, cid, meta in refs:
+            if include and not re.search(include, cid):
+                continue
+            if exclude and re.search(exclude, cid):
+                continue
+            m = Motion.load(path, default_fps=default_fps, limits="ignore", metadata=meta)
+            motions.append(m.replace(name=cid))
+    if not motions:
+        raise FileNotFoundError(f"no motions matched in {[str(s) for s in sources]} (include={include!r})")
+    return motions
+
+
+def split_heldout(motions: Sequence[Motion], fraction: float = 0.15, seed: int = 0) -> tuple[list[Motion], list[Motion]]:
+    """Deterministic split by clip name hash: ``(train, held_out)``; at least one of each when possible."""
+    if len(motions) < 2 or fraction <= 0:
+        return list(motions), []
+    rank = sorted(motions, key=lambda m: hashlib.sha1(f"{seed}:{m.name}".encode()).hexdigest())
+    k = max(1, int(round(fraction * len(motions))))
+    held = {m.name for m in rank[:k]}
+    return [m for m in motions if m.name not in held], [m for m in motions if m.name in held]
+
+
+def _checkpoints(run: Path) -> dict[int, list[Path]]:
+    """Complete brax checkpoints of a run folder by chunk: ``{chunk: [step folders, ascending]}``."""
+    out: dict[int, list[Path]] = {}
+    for p in run.glob("ckpt/chunk_*/[0-9]*"):
+        if (p / "ppo_network_config.json").is_file():
+            out.setdefault(int(p.parent.name.split("_")[1]), []).append(p)
+    return {c: sorted(v, key=lambda p: int(p.name)) for c, v in sorted(out.items())}
+
+
+def resume_point(run: Path) -> tuple[Path | None, int, int]:
+    """``(newest checkpoint or None, next chunk index, env steps done so far)``.
+
+    Read from the checkpoint folders themselves, so a chunk stopped midway still counts up to its
+    last checkpoint (brax numbers each chunk's checkpoints from 0).
+    """
+    ck = _checkpoints(run)
+    if not ck:
+        return None, 0, 0
+    done = sum(int(v[-1].name) for v in ck.values())
+    last = max(ck)
+    return ck[last][-1], last + 1, done
+
+
+def _logged_seconds(run: Path) -> float:
+    """Wall time of all chunks of a run (the largest ``wall_s`` logged per chunk)."""
+    walls: dict[int, float] = {}
+    for line in (run / "log.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        walls[row["chunk"]] = max(walls.get(row["chunk"], 0.0), row["wall_s"])
+    return float(sum(walls.values()))
+
+
+def _last_train_row(rows: Sequence[dict]) -> dict:
+    """Episode statistics of the last training-metrics row: per-step reward, length, body error."""
+    for row in reversed(rows):
+        if "episode/length" in row:
+            n = max(row["episode/length"], 1.0)
+            return {"step": row["step"], "episode_length": n, "reward_per_step": row["episode/sum_reward"] / n,
+                    "body_pos_err_m": row.get("episode/body_pos_err_m", float("nan")) / n,
+                    "sps": row.get("episode/sps", float("nan"))}
+    return {}
+
+
+def network_factory(cfg: TrackerConfig) -> Callable:
+    """Brax PPO networks: Gaussian policy on ``state``, critic on ``privileged_state``."""
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    return functools.partial(
+        ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=cfg.ppo.policy_hidden,
+        value_hidden_layer_sizes=cfg.ppo.value_hidden, policy_obs_key="state", value_obs_key="privileged_state",
+        distribution_type="normal", noise_std_type="log", init_noise_std=cfg.ppo.init_noise_std)
+
+
+def train(cfg: TrackerConfig, motions: Sequence[Motion], run_dir: str | os.PathLike, *,
+          num_timesteps: int | None = None, export: str | os.PathLike | None = None,
+          held_out: Sequence[str] = (), run_evals: bool = True, log: Callable[[str], None] = print) -> tuple[TrackerPolicy, list[dict]]:
+    """Train (or continue) a tracker on ``motions`` for one chunk of ``num_timesteps`` env steps.
+
+    Args:
+        cfg: environment and PPO settings.
+        motions: training clips (any fps).
+        run_dir: run folder; resumed from its newest checkpoint if present.
+        num_timesteps: env steps of this chunk (default ``cfg.ppo.num_timesteps``).
+        export: also write the deployable policy folder here (e.g. ``checkpoints/tracker``).
+        held_out: names of clips kept out of training (recorded in the metadata).
+        run_evals: run brax's deterministic evaluation rollouts at each of ``num_evals`` points
+            (also needs ``cfg.ppo.run_evals``); checkpoints are written at those points either way.
+
+    Returns:
+        ``(policy, log rows of this chunk)``.
+    """
+    import contextlib
+    import sys
+
+    import jax
+
+    from motionfm.tracker.env import make_env, make_randomization_fn, wrap_for_tracking
+
+    with contextlib.redirect_stdout(sys.stderr):  # brax/MJX print import notes; keep stdout for results
+        from brax.training.agents.ppo import train as ppo
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    state_path = run / "run.json"
+    restore, chunk, steps_before = resume_point(run)
+    env = make_env(list(motions), cfg.env)
+    p = cfg.ppo
+    rows: list[dict] = []
+    t_start = time.time()
+    log(f"tracker: {len(env.library.names)} clips, {env.library.num_frames} frames at {cfg.env.fps:g} Hz, "
+        f"{jax.device_count()} device(s), {p.num_envs} envs; chunk {chunk} from "
+        f"{restore if restore else 'scratch'} ({steps_before} steps before)")
+
+    last_print = [0.0]
+
+    def progress(step: int, metrics: dict) -> None:
+        row = {"step": steps_before + int(step), "chunk": chunk, "wall_s": round(time.time() - t_start, 1)}
+        for k, v in metrics.items():
+            try:
+                row[k] = float(np.asarray(v))
+            except (TypeError, ValueError):
+                pass
+        rows.append(row)
+        with open(run / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if "eval/episode_reward" in row:
+            n = max(row.get("eval/avg_episode_length", 1.0), 1.0)
+            log(f"  step {row['step']:>10d}  EVAL reward/step {row['eval/episode_reward'] / n:6.3f}  ep len {n:6.1f}  "
+                f"body err {row.get('eval/episode_body_pos_err_m', float('nan')) / n:.3f} m  "
+                f"train sps {row.get('training/sps', float('nan')):6.0f}  wall {row['wall_s']:.0f} s")
+        elif "episode/length" in row and time.time() - last_print[0] > 30:
+            last_print[0] = time.time()
+            n = max(row["episode/length"], 1.0)
+            log(f"  step {row['step']:>10d}  train reward/step {row.get('episode/sum_reward', float('nan')) / n:6.3f}  "
+                f"ep len {n:6.1f}  body err {row.get('episode/body_pos_err_m', float('nan')) / n:.3f} m  "
+                f"sps {row.get('episode/sps', float('nan')):6.0f}  wall {row['wall_s']:.0f} s")
+
+    total = num_timesteps or p.num_timesteps
+    make_inference, params, _ = ppo.train(
+        environment=env, num_timesteps=total, wrap_env_fn=wrap_for_tracking,
+        randomization_fn=make_randomization_fn(cfg.env), episode_length=cfg.env.episode_length,
+        num_envs=p.num_envs, num_eval_envs=p.num_eval_envs, num_evals=p.num_evals, unroll_length=p.unroll_length,
+        batch_size=p.batch_size, num_minibatches=p.num_minibatches, num_updates_per_batch=p.num_updates_per_batch,
+        learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting, gae_lambda=p.gae_lambda,
+        clipping_epsilon=p.clipping_epsilon, max_grad_norm=p.max_grad_norm, reward_scaling=p.reward_scaling,
+        normalize_observations=True, network_factory=network_factory(cfg), seed=p.seed + 1000 * chunk,
+        deterministic_eval=True, log_training_metrics=True, progress_fn=progress, run_evals=p.run_evals and run_evals,
+        training_metrics_steps=p.num_envs * p.unroll_length * 4,
+        save_checkpoint_path=str((run / "ckpt" / f"chunk_{chunk:03d}").absolute()),
+        restore_checkpoint_path=str(restore.absolute()) if restore else None)
+    _, chunks, total_steps = resume_point(run)
+    seconds = time.time() - t_start
+    state = {"total_steps": total_steps, "chunks": chunks,
+             "train_seconds": _logged_seconds(run) if rows else seconds, "config": cfg.to_dict(),
+             "clips": list(env.library.names), "held_out": list(held_out)}
+    state_path.write_text(json.dumps(state, indent=1))
+    last = rows[-1] if rows else {}
+    meta = {"training": {"env_steps": state["total_steps"], "train_seconds": round(state["train_seconds"], 1),
+                         "chunks": state["chunks"], "devices": [str(d) for d in jax.devices()],
+                         "final_eval": {k: v for k, v in last.items() if k.startswith("eval/")},
+                         "final_train": _last_train_row(rows)},
+            "clips": state["clips"], "held_out": list(held_out)}
+    policy = policy_from_brax(params, cfg, meta)
+    if export:
+        save_policy(export, policy)
+        log(f"exported {export}")
+    del make_inference
+    return policy, rows

@@ -1,0 +1,340 @@
+"""The universal tracker: motion library, MJX environment, rewards, terminations, PPO, export,
+plain-MuJoCo rollouts and the command line.
+
+Fast tests use plain MuJoCo and numpy (the observation/reward code is shared with the MJX
+environment through an ``xp`` argument); tests that compile the MJX environment or brax's PPO
+are marked slow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+import pytest
+
+from motionfm.motion import Motion
+from motionfm.robot import load_g1
+from motionfm.tracker import obs as O
+from motionfm.tracker.config import END_EFFECTORS, PRESETS, TRACKED_BODIES, RewardConfig, TrackerConfig
+from motionfm.tracker.library import MotionLibrary, bin_weights, sample_start
+from motionfm.tracker.policy import TrackerPolicy, load_policy, policy_from_brax, save_policy
+from motionfm.tracker.rollout import load_rollout, rollout_metrics, save_rollout, track
+
+CFG = PRESETS["test"]
+ANCHOR = TRACKED_BODIES.index(CFG.env.anchor_body)
+EE = np.array([TRACKED_BODIES.index(b) for b in END_EFFECTORS])
+
+
+@pytest.fixture(scope="module")
+def motions(data_dir) -> list[Motion]:
+    """Two short real clips: one 30 fps ASAP clip without wrists, one 60 fps clip."""
+    a = Motion.load(data_dir / "asap/walk_level1.csv", limits="ignore").slice(0, 45)
+    b = Motion.load(data_dir / "g1moves/B_HandsUp.csv", limits="ignore").slice(0, 90)
+    return [a.replace(name="walk"), b.replace(name="hands_up")]
+
+
+@pytest.fixture(scope="module")
+def library(motions) -> MotionLibrary:
+    return MotionLibrary.from_motions(motions, fps=50.0, bin_frames=10)
+
+
+def _mujoco_state(lib: MotionLibrary, frame: int, qpos36=None):
+    """Plain-MuJoCo RobotState with the robot placed on a library frame (or on ``qpos36``)."""
+    robot = load_g1(CFG.env.model)
+    m = robot.mj_model
+    d = mujoco.MjData(m)
+    q = lib.qpos[frame] if qpos36 is None else qpos36
+    d.qpos[:7], d.qpos[robot.joint_qpos_adr] = q[:7], q[7:]
+    vadr = np.array([m.jnt_dofadr[m.joint(n).id] for n in robot.joint_names])
+    d.qvel[:6], d.qvel[vadr] = lib.qvel[frame, :6], lib.qvel[frame, 6:]
+    mujoco.mj_forward(m, d)
+    ids = np.array([robot.body_ids[robot.body_names.index(b)] for b in TRACKED_BODIES])
+    f = lambda x: np.asarray(x, np.float32)  # noqa: E731
+    qq = np.concatenate([d.qpos[:7], d.qpos[robot.joint_qpos_adr]]).astype(np.float32)
+    vv = np.concatenate([d.qvel[:6], d.qvel[vadr]]).astype(np.float32)
+    return O.robot_state(np, qq, vv, f(d.xpos), f(d.xquat), f(d.cvel), f(d.subtree_com), ids)
+
+
+def _reference(lib: MotionLibrary, frame: int) -> O.Reference:
+    """The reference *on* ``frame`` (what rewards compare against)."""
+    fut = np.minimum(frame - 1 + np.asarray(CFG.env.future_frames), lib.clip_last[frame])
+    return O.Reference(lib.qpos[fut, 7:], lib.qvel[fut, 6:], lib.body_pos[frame], lib.body_quat[frame],
+                       lib.body_lin_vel[frame], lib.body_ang_vel[frame])
+
+
+# ---------------------------------------------------------------------- motion library
+def test_library_layout(library, motions):
+    assert library.names == ("walk", "hands_up")
+    assert library.clip_start.tolist() == [0, library.clip_len[0]]
+    assert library.clip_len.tolist() == [len(m.resample(50.0)) for m in motions]
+    n = library.num_frames
+    assert library.qpos.shape == (n, 36) and library.qvel.shape == (n, 35)
+    assert library.body_pos.shape == (n, len(TRACKED_BODIES), 3) and library.body_quat.shape == (n, len(TRACKED_BODIES), 4)
+    assert (library.clip_last[: library.clip_len[0]] == library.clip_len[0] - 1).all()
+    assert (library.clip_last[library.clip_len[0]:] == n - 1).all()
+    # Canonicalised: every clip starts facing +x above the origin.
+    for s in library.clip_start:
+        assert np.allclose(library.qpos[s, :2], 0.0, atol=1e-5)
+
+
+def test_library_sampling_is_valid_and_failure_weighted(library):
+    lib = library.to_device()
+    keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+    uniform = np.asarray(jax.vmap(lambda k: sample_start(lib, k))(keys))
+    assert uniform.min() >= 0 and uniform.max() < lib.num_frames
+    assert not np.isin(uniform, np.asarray(lib.clip_last)).any()  # never a clip's last frame
+    assert len(np.unique(uniform // lib.bin_frames)) == lib.num_bins  # every bin is reachable
+    fail = jnp.zeros(lib.num_bins).at[3].set(10.0)
+    w = bin_weights(fail, uniform=0.1)
+    assert np.isclose(float(w.sum()), 1.0) and float(w[3]) > 0.9
+    np.testing.assert_allclose(np.asarray(bin_weights(jnp.zeros(lib.num_bins), 0.1)), 1.0 / lib.num_bins, rtol=1e-6)
+    hard = np.asarray(jax.vmap(lambda k: sample_start(lib, k, w))(keys))
+    assert np.mean(hard // lib.bin_frames == 3) > 0.85
+
+
+# ---------------------------------------------------------------------- rewards and terminations
+def test_reward_is_maximal_on_the_reference(library):
+    cfg = RewardConfig()
+    frame = 20
+    ref = _reference(library, frame)
+    on = O.reward_terms(np, _mujoco_state(library, frame), ref, ANCHOR, cfg)
+    for k in ("anchor_pos", "anchor_ori", "body_pos", "body_ori"):
+        w = getattr(cfg, k)[0]
+        assert on[k] == pytest.approx(w, abs=2e-3), k
+    # Velocities come from MuJoCo's cvel vs finite differences of the reference: close, not exact.
+    assert on["body_lin_vel"] > 0.95 * cfg.body_lin_vel[0] and on["body_ang_vel"] > 0.9 * cfg.body_ang_vel[0]
+    assert sum(on.values()) > 0.97 * cfg.max_reward()
+    q = library.qpos[frame].copy()
+    q[7:] += 0.3  # a different pose scores lower on every pose term
+    off = O.reward_terms(np, _mujoco_state(library, frame, q), ref, ANCHOR, cfg)
+    for k in ("body_pos", "body_ori"):
+        assert off[k] < on[k] - 0.05
+    # numpy and jax.numpy give the same terms (the MJX env uses the jnp path).
+    st = _mujoco_state(library, frame, q)
+    jt = O.reward_terms(jnp, O.RobotState(*map(jnp.asarray, st)), O.Reference(*map(jnp.asarray, ref)), ANCHOR, cfg)
+    for k in off:
+        assert float(jt[k]) == pytest.approx(float(off[k]), rel=1e-4, abs=1e-5)
+
+
+def test_terminations(library):
+    frame = 20
+    ref = _reference(library, frame)
+    st = _mujoco_state(library, frame)
+    args = (ANCHOR, EE, CFG.env.anchor_height_limit, CFG.env.anchor_ori_limit, CFG.env.ee_height_limit)
+    assert not O.failed(np, st, ref, *args)
+    low = st._replace(body_pos=st.body_pos - np.array([0, 0, 0.3], np.float32))  # whole robot dropped 30 cm
+    assert O.failed(np, low, ref, *args)
+    tilted = st._replace(body_quat=st.body_quat.copy())
+    tilted.body_quat[ANCHOR] = np.array([np.cos(0.8), np.sin(0.8), 0, 0], np.float32)  # 92 degrees of roll
+    assert O.failed(np, tilted, ref, *args)
+    foot = st._replace(body_pos=st.body_pos.copy())
+    foot.body_pos[EE[0], 2] += 0.3  # one foot lifted far off the reference
+    assert O.failed(np, foot, ref, *args)
+
+
+def test_observation_layout_and_numpy_jax_parity(library):
+    frame = 20
+    st, ref = _mujoco_state(library, frame), _reference(library, frame)
+    default = load_g1(CFG.env.model).default_qpos[7:].astype(np.float32)
+    a = O.actor_obs(np, st, ref, np.zeros(29, np.float32), default, ANCHOR)
+    assert a.shape == (O.actor_obs_size(len(CFG.env.future_frames)),) and np.isfinite(a).all()
+    c = O.critic_obs(np, st, ref, a, ANCHOR)
+    assert c.shape == (a.size + 4 + 6 * len(TRACKED_BODIES),)
+    j = O.actor_obs(jnp, O.RobotState(*map(jnp.asarray, st)), O.Reference(*map(jnp.asarray, ref)), jnp.zeros(29), jnp.asarray(default), ANCHOR)
+    np.testing.assert_allclose(np.asarray(j), a, atol=1e-5)
+    # On the reference, the anchor error part is zero: position 0, orientation the identity's 6D.
+    k = 2 * len(CFG.env.future_frames) * 29
+    np.testing.assert_allclose(a[k:k + 3], 0.0, atol=1e-4)
+    np.testing.assert_allclose(a[k + 3:k + 9], [1, 0, 0, 0, 1, 0], atol=1e-4)
+
+
+# ---------------------------------------------------------------------- policy export
+def _brax_params(obs_size: int, hidden=(32, 32), seed=0):
+    from brax.training.acme import running_statistics, specs
+
+    from motionfm.tracker.train import network_factory
+
+    cfg = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, policy_hidden=hidden))
+    sizes = {"state": (obs_size,), "privileged_state": (obs_size + 10,)}
+    nets = network_factory(cfg)(sizes, 29, preprocess_observations_fn=running_statistics.normalize)
+    rng = np.random.default_rng(seed)
+    norm = running_statistics.init_state({k: specs.Array(v, jnp.float32) for k, v in sizes.items()})
+    norm = running_statistics.update(norm, {k: jnp.asarray(rng.normal(1.0, 2.0, (64,) + v), jnp.float32) for k, v in sizes.items()})
+    params = (norm, nets.policy_network.init(jax.random.PRNGKey(seed)), nets.value_network.init(jax.random.PRNGKey(seed + 1)))
+    return cfg, nets, params
+
+
+def test_numpy_policy_matches_jax_policy(tmp_path):
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    n = O.actor_obs_size(len(CFG.env.future_frames))
+    cfg, nets, params = _brax_params(n)
+    act_jax = ppo_networks.make_inference_fn(nets)(params, deterministic=True)
+    obs = np.random.default_rng(1).normal(0, 3, (16, n)).astype(np.float32)
+    expected = np.asarray(act_jax({"state": jnp.asarray(obs), "privileged_state": jnp.zeros((16, n + 10))}, jax.random.PRNGKey(0))[0])
+    pol = policy_from_brax(params, cfg, {"note": "test"})
+    np.testing.assert_allclose(pol.act(obs), expected, atol=1e-4)
+    save_policy(tmp_path / "ckpt", pol)
+    back = load_policy(tmp_path / "ckpt")
+    np.testing.assert_allclose(back.act(obs), expected, atol=1e-4)
+    assert back.metadata["note"] == "test" and back.config == cfg
+    assert (tmp_path / "ckpt" / "state").is_dir()  # orbax copy beside the npz
+
+
+def test_config_round_trip():
+    for cfg in PRESETS.values():
+        assert TrackerConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        TrackerConfig.from_dict({"env": {"nope": 1}})
+
+
+# ---------------------------------------------------------------------- plain-MuJoCo rollouts
+def _zero_policy() -> TrackerPolicy:
+    """Zero residual: plays the reference back through the PD servos."""
+    n = O.actor_obs_size(len(CFG.env.future_frames))
+    w = ((np.zeros((n, 8), np.float32), np.zeros(8, np.float32)), (np.zeros((8, 29), np.float32), np.zeros(29, np.float32)))
+    return TrackerPolicy(CFG, np.zeros(n, np.float32), np.ones(n, np.float32), w)
+
+
+def test_rollout_file_and_metric_recomputation(tmp_path, motions):
+    r = track(_zero_policy(), motions[0], stop_on_fall=False)
+    T = r["clip_frames"]
+    assert r["qpos"].shape == (T, 36) and r["ref_qpos"].shape == (T, 36)
+    np.testing.assert_allclose(np.linalg.norm(r["qpos"][:, 3:7], axis=1), 1.0, atol=1e-6)  # wxyz unit quaternions
+    np.testing.assert_allclose(r["qpos"][0], r["ref_qpos"][0], atol=1e-6)  # starts on the reference
+    path = save_rollout(tmp_path / "roll.npz", r)
+    z = load_rollout(path)
+    assert float(z["fps"]) == 50.0
+    again = rollout_metrics(z)
+    for k in ("mpbpe_cm", "mpbpe_local_cm", "joint_error_rad", "success", "fell", "frames"):
+        assert again[k] == pytest.approx(r[k]), k
+    # The rollout reads back as a Motion (the package's rollout npz layout).
+    m = Motion.load(path)
+    assert m.fps == 50.0 and m.num_frames == T
+
+
+def test_metrics_of_perfect_and_bad_tracking():
+    ref = np.tile(load_g1().default_qpos, (20, 1))
+    perfect = rollout_metrics({"qpos": ref, "ref_qpos": ref})
+    assert perfect["mpbpe_cm"] == 0.0 and perfect["joint_error_rad"] == 0.0 and perfect["success"]
+    off = ref.copy()
+    off[10:, 0] += 0.8  # drifted 0.8 m away: over the 0.5 m success threshold
+    bad = rollout_metrics({"qpos": off, "ref_qpos": ref})
+    assert not bad["success"] and bad["mpbpe_cm"] == pytest.approx(40.0, abs=0.1) and bad["mpbpe_local_cm"] < 1e-3
+    assert not rollout_metrics({"qpos": ref[:10], "ref_qpos": ref[:10], "clip_frames": 20})["success"]  # cut short
+    with pytest.raises(ValueError):
+        rollout_metrics({"qpos": ref[:, :30], "ref_qpos": ref})
+
+
+# ---------------------------------------------------------------------- command line
+def test_cli_errors(tmp_path, capsys):
+    from motionfm.tracker.cli import main
+
+    ckpt = tmp_path / "ckpt"
+    save_policy(ckpt, _zero_policy())
+    assert main(["track", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "r.npz"), "--checkpoint", str(ckpt)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3\n")
+    assert main(["track", str(bad), "--fps", "30", "--out", str(tmp_path / "r.npz"), "--checkpoint", str(ckpt)]) == 2
+    assert "wrong column count" in capsys.readouterr().err
+    assert main(["eval", "tracker", "--data", str(tmp_path / "nope"), "--checkpoint", str(ckpt), "--json"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert main(["eval", "tracker", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "nockpt")]) == 2
+    assert "no tracker checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "r.npz").exists()
+
+
+def test_cli_track_writes_rollout(tmp_path, data_dir, capsys):
+    from motionfm.tracker.cli import main
+
+    ckpt = tmp_path / "ckpt"
+    save_policy(ckpt, _zero_policy())
+    clip = tmp_path / "clip.npz"
+    Motion.load(data_dir / "asap/walk_level1.csv", limits="ignore").slice(0, 30).save(clip)
+    assert main(["track", str(clip), "--out", str(tmp_path / "r.npz"), "--checkpoint", str(ckpt), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"success", "mpbpe_cm", "joint_error_rad", "fell"} <= set(out)
+    z = np.load(tmp_path / "r.npz")
+    assert z["qpos"].shape == z["ref_qpos"].shape and z["qpos"].shape[1] == 36
+
+
+# ---------------------------------------------------------------------- MJX environment and PPO (slow: compiles)
+@pytest.fixture(scope="module")
+def env(library):
+    from motionfm.tracker.env import TrackingEnv
+
+    return TrackingEnv(library, CFG.env)
+
+
+@pytest.mark.slow
+def test_env_reset_step_shapes_purity_and_reward(env, library):
+    reset_at, step = jax.jit(env.reset_at), jax.jit(env.step)
+    s = reset_at(jax.random.PRNGKey(0), 20)
+    assert {k: v.shape for k, v in s.obs.items()} == env.observation_size
+    s2 = reset_at(jax.random.PRNGKey(0), 20)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(s), jax.tree.leaves(s2)))  # pure
+    a = jnp.zeros(29)
+    n1, n2 = step(s, a), step(s, a)
+    assert all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(n1), jax.tree.leaves(n2)))
+    assert n1.reward.shape == () and n1.done.shape == () and int(n1.info["frame"]) == 21
+    assert np.isfinite(float(n1.reward)) and float(n1.done) == 0.0
+    # Right after a reset on the reference, one PD step keeps the robot close: near-maximal reward.
+    assert float(n1.reward) > 0.8 * CFG.env.reward.max_reward()
+    assert float(n1.metrics["body_pos_err_m"]) < 0.03
+    # A clip's last frame ends the episode as a truncation, not a failure.
+    last = int(library.clip_last[0])
+    e = step(reset_at(jax.random.PRNGKey(1), last - 1), a)
+    assert float(e.done) == 1.0 and float(e.info["truncation"]) == 1.0 and float(e.info["terminated"]) == 0.0
+
+
+@pytest.mark.slow
+def test_wrapper_resets_and_counts_failures(env):
+    from motionfm.tracker.env import wrap_for_tracking
+
+    w = wrap_for_tracking(env)
+    n = 8
+    s = jax.jit(w.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    step = jax.jit(w.step)
+    big = jnp.full((n, 29), 6.0)  # violent actions: the robots fall and are reset
+    fails = 0.0
+    for _ in range(40):
+        s = step(s, big)
+        fails += float(s.info["terminated"].sum())
+        assert np.isfinite(np.asarray(s.obs["state"])).all()
+    assert fails > 0 and float(s.info["adaptive_fail"].sum()) > 0
+    assert s.info["adaptive_fail"].shape == (env.lib.num_bins,)
+    assert float(s.info["episode_metrics"]["length"].max()) <= 40
+
+
+@pytest.mark.slow
+def test_randomized_models(env):
+    from motionfm.tracker.config import ROBUST
+    from motionfm.tracker.env import randomize_model
+
+    sys_v, axes = randomize_model(ROBUST, env.sys, jax.random.split(jax.random.PRNGKey(0), 3))
+    assert sys_v.geom_friction.shape == (3,) + env.sys.geom_friction.shape
+    assert axes.body_mass == 0 and axes.dof_damping == 0 and axes.body_pos is None  # only randomised fields vary
+    assert not np.allclose(sys_v.actuator_gainprm[0], sys_v.actuator_gainprm[1])
+
+
+@pytest.mark.slow
+def test_ppo_iterations_run_without_nan(tmp_path, motions):
+    from motionfm.tracker.train import train
+
+    run = tmp_path / "run"
+    pol, rows = train(CFG, motions, run, num_timesteps=200, export=tmp_path / "ckpt", run_evals=False, log=lambda s: None)
+    assert rows and all(np.isfinite(v) for r in rows for v in r.values() if isinstance(v, float))
+    assert all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in pol.weights)
+    assert json.loads((run / "run.json").read_text())["total_steps"] >= 200
+    assert load_policy(tmp_path / "ckpt").num_params == pol.num_params
+    # A second call resumes from the saved checkpoint (a new chunk).
+    train(CFG, motions, run, num_timesteps=200, run_evals=False, log=lambda s: None)
+    assert json.loads((run / "run.json").read_text())["chunks"] == 2
+    assert list(Path(run, "ckpt").glob("chunk_001/*"))
