@@ -5,8 +5,13 @@ Commands:
     motionfm data inspect DIR [--json]             physical quality report of a motion folder
     motionfm data build DIR --data-dir OUT         build the tfds dataset (windows, splits, stats)
     motionfm train tokenizer [--config small]      train (or resume) the motion tokenizer
+    motionfm train diffusion                       train (or resume) the text-conditioned latent diffusion
+    motionfm sample --text "..." --seconds 6       sample G1 motions from text
     motionfm eval tokenizer --data DIR [--json]    reconstruction metrics of a tokenizer checkpoint
     motionfm retarget INPUT --out DIR              human motion (BVH) to G1 CSVs + clips.jsonl
+    motionfm track MOTION --out rollout.npz        track a motion with the tracker in plain MuJoCo
+    motionfm eval tracker --data DIR [--json]      sim-to-sim success rate, mpbpe, joint error
+    motionfm train tracker --data DIR...           Brax PPO in MJX, resumable chunks
     motionfm info                                  versions, devices, data location
 """
 
@@ -37,17 +42,33 @@ def default_data_dir() -> Path:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """The main job: text → motion (shipped diffusion + tokenizer) → kinematics, checks, pictures.
+
+    Falls back to a recorded clip when no diffusion checkpoint is available (or ``--clip`` is given).
+    """
     import numpy as np
 
+    from motionfm.checkpoint import default_checkpoint_dir
     from motionfm.data.quality import inspect_motion
     from motionfm.motion import Motion
     from motionfm.robot import G1_BODY_NAMES, default_fk, fk_mujoco, load_g1
     from motionfm.viz import animate_motion, plot_motion
 
-    clip = Path(args.clip) if args.clip else default_data_dir() / DEFAULT_CLIP
     out = Path(args.out)
-    motion = Motion.load(clip)
-    print(f"loaded {clip}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.1f} s)")
+    if args.clip or not (default_checkpoint_dir() / "diffusion" / "metadata.json").is_file():
+        clip = Path(args.clip) if args.clip else default_data_dir() / DEFAULT_CLIP
+        motion = Motion.load(clip)
+        source = str(clip)
+        print(f"loaded {clip}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.1f} s)")
+    else:
+        from motionfm.pipeline import load_pretrained
+
+        pipe = load_pretrained()
+        t0 = time.perf_counter()
+        motion = pipe.sample(text=args.text, seconds=args.seconds, seed=args.seed)[0]
+        source = f"sampled from {args.text!r} (seed {args.seed})"
+        print(f"sampled {args.seconds:g} s from {args.text!r} in {time.perf_counter() - t0:.2f} s (incl. compile)")
+        motion = motion.replace(name=f"sample_{args.text.replace(' ', '_')[:40]}")
     robot = load_g1()
     t0 = time.perf_counter()
     fk = default_fk()(motion.qpos)  # JAX/MJX forward kinematics, all frames in one batched call
@@ -56,15 +77,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     ref = fk_mujoco(motion.qpos, robot)
     err = float(np.abs(ref.body_pos - fk.body_pos).max())
     print(f"forward kinematics (MJX, jit incl. compile): {t1 - t0:.2f} s; max |MJX - MuJoCo| = {err:.2e} m")
-    report = {"clip": str(clip), "name": motion.name, "captions": list(motion.captions),
+    report = {"source": source, "name": motion.name, "captions": list(motion.captions),
               "fk_max_abs_err_m": err, **inspect_motion(motion, robot)}
     out.mkdir(parents=True, exist_ok=True)
-    stem = motion.name.replace("/", "_") or clip.stem
+    stem = motion.name.replace("/", "_") or "motion"
+    motion.save(out / f"{stem}.npz")
     kin = out / f"{stem}_kinematics.npz"
     np.savez_compressed(kin, fps=motion.fps, qpos=motion.qpos, body_names=np.array(G1_BODY_NAMES),
                         body_pos=fk.body_pos, body_quat=fk.body_quat)
     png = plot_motion(motion, fk, out / f"{stem}.png", robot)
-    files = [kin, png]
+    files = [out / f"{stem}.npz", kin, png]
     if not args.no_gif:
         files.append(animate_motion(motion, fk, out / f"{stem}.gif", robot, max_seconds=args.gif_seconds))
     (out / f"{stem}_report.json").write_text(json.dumps(report, indent=2))
@@ -187,6 +209,72 @@ def _cmd_eval_tokenizer(args: argparse.Namespace) -> int:
     return 1 if report["errors"] else 0
 
 
+def _cmd_train_diffusion(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import jax
+    import numpy as np
+
+    from motionfm.data import G1MotionConfig, build_dataset, split_clips
+    from motionfm.data.corpus import scan_corpus
+    from motionfm.diffusion import DenoiserConfig, LatentDiffusion, SchedulerConfig, save_diffusion
+    from motionfm.diffusion.train import DiffusionTrainConfig, train
+    from motionfm.pipeline import tokenizer_fingerprint
+    from motionfm.text import embed_captions
+    from motionfm.tokenizer import load_tokenizer
+    from motionfm.tokenizer.train import ConcatSource
+
+    tok = load_tokenizer(args.tokenizer)
+    tc = DiffusionTrainConfig()
+    tc = dataclasses.replace(tc, **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed)) if v is not None})
+    cfg = DenoiserConfig(latent_dim=tok.config.latent_dim, width=args.width, depth=args.depth, max_tokens=max(64, tc.window // tok.config.stride))
+    sched = SchedulerConfig(prediction_type=args.prediction)
+    corpora = args.data or [str(default_data_dir())]
+    out = Path(args.out)
+    dcfg = G1MotionConfig(fps=tok.config.fps, window=tc.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
+    sources, captions, val_ids, info = [], set(), [], []
+    for corpus in corpora:
+        builder = build_dataset(corpus, out / "datasets" / Path(corpus).name, config=dcfg)
+        sources.append(builder.as_data_source("train"))
+        refs = scan_corpus(corpus)
+        val = set(split_clips([r.clip_id for r in refs], tc.val_fraction, tc.seed).get("validation", []))
+        val_ids += sorted(val)
+        captions |= {c for r in refs if r.clip_id not in val for c in r.meta.get("captions", [])}
+        info.append({"corpus": str(corpus), "train_windows": len(sources[-1])})
+    captions = sorted(captions)
+    table = embed_captions(captions, out / "caption_embeddings.npz")
+    src = ConcatSource(sources)
+    print(f"diffusion: {len(src)} windows, {len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
+    t0 = time.perf_counter()
+    state, stats, log = train(tok, cfg, sched, tc, src, {c: i for i, c in enumerate(captions)}, np.asarray(table), out)
+    meta = {"train": dataclasses.asdict(tc), "steps": int(state.step), "data": info, "validation_clips": val_ids,
+            "train_hours_this_run": round((time.perf_counter() - t0) / 3600, 3), "final_train_log": log[-1] if log else {},
+            "tokenizer_checkpoint": "tokenizer", "tokenizer_fingerprint": tokenizer_fingerprint(tok)}
+    if args.export:
+        print(f"exported {save_diffusion(args.export, LatentDiffusion(cfg, sched, state.params, stats, tc.window, meta))}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from motionfm.motion import Motion
+    from motionfm.pipeline import load_pretrained
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".npz", ".csv"):
+        raise ValueError(f"{out}: output must end in .npz or .csv")
+    pipe = load_pretrained(args.checkpoint)
+    history = Motion.load(args.history) if args.history else None
+    t0 = time.perf_counter()
+    motions = pipe.sample(text=args.text, seconds=args.seconds, seed=args.seed, num_samples=args.num_samples,
+                          history=history, guidance_scale=args.guidance_scale, num_steps=args.steps)
+    print(f"sampled {len(motions)} x {args.seconds:g} s in {time.perf_counter() - t0:.2f} s (incl. compile)")
+    for i, m in enumerate(motions):
+        path = out if len(motions) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
+        m.save(path)
+        print(f"wrote {path}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     import jax
 
@@ -205,8 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="motionfm", description="Generative motion for the Unitree G1.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="the main job: load a clip, compute its kinematics, write pictures")
-    d.add_argument("--clip", help=f"motion file (default: <data>/{DEFAULT_CLIP})")
+    d = sub.add_parser("demo", help="the main job: sample a motion from text, check it, write pictures")
+    d.add_argument("--text", default="a person walks forward", help="what the robot should do")
+    d.add_argument("--seconds", type=float, default=6.0)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--clip", help="use a recorded motion file instead of sampling")
     d.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     d.add_argument("--no-gif", action="store_true", help="skip the animation")
     d.add_argument("--gif-seconds", type=float, default=8.0, help="animation length (s)")
@@ -248,6 +339,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.set_defaults(func=_cmd_train_tokenizer)
 
+    t = tr.add_parser("diffusion", help="train the text-conditioned latent diffusion model (resumes from --out)")
+    t.add_argument("--data", nargs="+", help="corpus folders (default: the G1 corpus)")
+    t.add_argument("--tokenizer", help="tokenizer checkpoint (default: the shipped one)")
+    t.add_argument("--out", default="runs/diffusion", help="run folder; resumed if present")
+    t.add_argument("--export", help="write the trained diffusion checkpoint here (e.g. checkpoints/diffusion)")
+    t.add_argument("--width", type=int, default=256)
+    t.add_argument("--depth", type=int, default=4)
+    t.add_argument("--prediction", choices=["epsilon", "sample", "v_prediction"], default="v_prediction")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
+    t.set_defaults(func=_cmd_train_diffusion)
+
+    s = sub.add_parser("sample", help="sample G1 motions from text")
+    s.add_argument("--text", help="what the robot should do (omit for unconditional)")
+    s.add_argument("--seconds", type=float, default=6.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--num-samples", type=int, default=1)
+    s.add_argument("--history", help="a motion file to continue from")
+    s.add_argument("--guidance-scale", type=float, default=2.5, help="classifier-free guidance weight")
+    s.add_argument("--steps", type=int, default=20, help="DDIM steps")
+    s.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
+    s.add_argument("--out", default="motion.npz", help="output .npz or .csv (numbered when several)")
+    s.set_defaults(func=_cmd_sample)
+
     ev = sub.add_parser("eval", help="evaluate a stage").add_subparsers(dest="eval_command", required=True)
     e = ev.add_parser("tokenizer", help="reconstruction metrics of the tokenizer on a motion folder")
     e.add_argument("--data", required=True, help="folder of motion files (clips.jsonl optional)")
@@ -257,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=_cmd_eval_tokenizer)
+
+    from motionfm.tracker.cli import register as register_tracker
+
+    register_tracker(sub, train_group=tr, eval_group=ev)
 
     sub.add_parser("info", help="versions, devices and paths").set_defaults(func=_cmd_info)
 
@@ -273,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (MotionFileError, FileNotFoundError, NotADirectoryError) as e:
+    except (MotionFileError, FileNotFoundError, NotADirectoryError, ValueError) as e:
         print(f"motionfm: error: {e}", file=sys.stderr)
         return 2
 

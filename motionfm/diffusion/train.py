@@ -1,0 +1,249 @@
+"""Training of the latent denoiser: one :func:`train` with explicit arguments.
+
+Each step: windows of motion (``qpos``) → tokenizer features → frozen encoder + quantiser →
+normalised latents ``x0 (B, N, d)``; a random caption of each window → its cached MiniLM sentence
+embedding (dropped with ``cond_drop`` for classifier-free guidance); a random observation mask per
+example (none, a history prefix, or sparse keyframe tokens) so the same model does unconditional
+generation, continuation and inpainting; then the v-prediction (or epsilon/x0) loss at a random
+timestep. Data-parallel over all devices exactly like the tokenizer (sharded batch, replicated
+parameters, GSPMD all-reduce); orbax checkpoints in ``out_dir/ckpt``, resumed automatically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax import struct
+
+from motionfm.data import BatchIterator, RunningStats, data_sharding, fetch, shard_batch
+from motionfm.diffusion.model import Denoiser, DenoiserConfig
+from motionfm.diffusion.scheduler import SchedulerConfig, add_noise, create_state, training_target
+from motionfm.tokenizer import FeatureStats, Tokenizer, qpos_to_features
+
+
+@dataclasses.dataclass(frozen=True)
+class DiffusionTrainConfig:
+    """Optimisation and conditioning-dropout settings of :func:`train`.
+
+    Attributes:
+        steps, batch_size, lr, warmup_steps, grad_clip: optimisation (optax warm-up + cosine).
+        cond_drop: probability of dropping the text (classifier-free guidance).
+        p_history: probability that an example observes a prefix of its own latents (continuation).
+        p_keyframes: probability that it observes sparse random latent tokens (inpainting).
+        keyframe_rate: fraction of tokens observed in the keyframe mode.
+        window: training window in frames (a multiple of the tokenizer's stride).
+        stride: dataset window stride (frames).
+        mirror_prob: mirroring augmentation.
+        seed, log_every, ckpt_every: as usual.
+    """
+
+    steps: int = 8000
+    batch_size: int = 64
+    lr: float = 3e-4
+    warmup_steps: int = 300
+    grad_clip: float = 1.0
+    cond_drop: float = 0.1
+    p_history: float = 0.25
+    p_keyframes: float = 0.2
+    keyframe_rate: float = 0.15
+    window: int = 128
+    stride: int = 16
+    mirror_prob: float = 0.5
+    val_fraction: float = 0.1
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 500
+
+
+@struct.dataclass
+class DiffusionState:
+    """Everything a step changes."""
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    rng: jax.Array
+
+
+def encode_windows(tok: Tokenizer, qpos: jax.Array) -> jax.Array:
+    """Quantised tokenizer latents ``(B, W/stride, d)`` of motion windows ``qpos (B, W, 36)``."""
+    feats = jax.vmap(lambda q: qpos_to_features(q, tok.config.fps))(qpos)
+    quantized, _ = tok.quantize(tok.encode_features(feats))
+    return quantized
+
+
+def latent_stats(tok: Tokenizer, source: Any, chunk: int = 128, min_std: float = 1e-3) -> FeatureStats:
+    """Per-channel mean/std of the quantised latents of every window of ``source`` (padding excluded)."""
+    enc = jax.jit(lambda q: encode_windows(tok, q))
+    acc = RunningStats.zeros(tok.config.latent_dim)
+    for lo in range(0, len(source), chunk):
+        exs = fetch(source, range(lo, min(lo + chunk, len(source))))
+        z = np.asarray(enc(np.stack([e["qpos"] for e in exs])))
+        tmask = np.stack([e["frame_mask"][:: tok.config.stride] for e in exs])[..., None]
+        acc.update(z, tmask)
+    s = acc.finalize(min_std)
+    return FeatureStats(jnp.asarray(s.mean, jnp.float32), jnp.asarray(s.std, jnp.float32))
+
+
+def caption_indices(batch_captions: np.ndarray, table: dict[str, int], rng: np.random.Generator) -> np.ndarray:
+    """One random caption index per example (``-1`` for examples without captions)."""
+    out = np.full(len(batch_captions), -1, np.int32)
+    for i, caps in enumerate(batch_captions):
+        caps = [c for c in caps if c in table]
+        if caps:
+            out[i] = table[caps[rng.integers(len(caps))]]
+    return out
+
+
+def _observation_mask(key: jax.Array, token_mask: jax.Array, tc: DiffusionTrainConfig) -> jax.Array:
+    """Random ``(B, N)`` observed positions: none, a history prefix, or sparse keyframe tokens."""
+    b, n = token_mask.shape
+    k1, k2, k3 = jax.random.split(key, 3)
+    mode = jax.random.uniform(k1, (b,))
+    prefix = jnp.arange(n)[None] < jax.random.randint(k2, (b, 1), 1, max(2, n // 2))
+    sparse = jax.random.uniform(k3, (b, n)) < tc.keyframe_rate
+    obs = jnp.where((mode < tc.p_history)[:, None], prefix, False)
+    obs = jnp.where(((mode >= tc.p_history) & (mode < tc.p_history + tc.p_keyframes))[:, None], sparse, obs)
+    return obs & token_mask
+
+
+def make_loss_fn(tok: Tokenizer, model: Denoiser, sched: SchedulerConfig, tc: DiffusionTrainConfig, stats: FeatureStats, text_table: jax.Array) -> Callable:
+    """``loss(params, batch, key) -> (loss, metrics)``; ``batch``: ``qpos``, ``frame_mask``, ``caption``."""
+    sstate = create_state(sched)
+    stride = tok.config.stride
+
+    def loss_fn(params, batch, key):
+        x0 = jax.lax.stop_gradient(stats.normalize(encode_windows(tok, batch["qpos"])))
+        tmask = batch["frame_mask"][:, ::stride]
+        b = x0.shape[0]
+        kt, kn, kd, ko = jax.random.split(key, 4)
+        t = jax.random.randint(kt, (b,), 0, sched.num_train_timesteps)
+        noise = jax.random.normal(kn, x0.shape)
+        x_t = add_noise(sstate, x0, noise, t)
+        cap = batch["caption"]
+        text = text_table[jnp.maximum(cap, 0)]
+        valid = (cap >= 0) & (jax.random.uniform(kd, (b,)) >= tc.cond_drop)
+        obs_mask = _observation_mask(ko, tmask, tc)
+        out = model.apply({"params": params}, x_t, t, text, valid, x0, obs_mask, tmask)
+        target = training_target(sstate, x0, noise, t, sched.prediction_type)
+        w = (tmask & ~obs_mask).astype(jnp.float32)[..., None]  # observed tokens are given, not learned
+        loss = jnp.sum((out - target) ** 2 * w) / jnp.maximum(w.sum() * x0.shape[-1], 1)
+        return loss, {"loss": loss}
+
+    return loss_fn
+
+
+def _optimizer(tc: DiffusionTrainConfig) -> optax.GradientTransformation:
+    schedule = optax.warmup_cosine_decay_schedule(0.0, tc.lr, tc.warmup_steps, max(tc.steps, tc.warmup_steps + 1), tc.lr * 0.05)
+    return optax.apply_if_finite(
+        optax.chain(optax.clip_by_global_norm(tc.grad_clip), optax.adamw(schedule, weight_decay=0.01)), max_consecutive_errors=20
+    )
+
+
+def init_state(model: Denoiser, cfg: DenoiserConfig, tc: DiffusionTrainConfig, n_tokens: int) -> DiffusionState:
+    """Fresh denoiser parameters and optimiser state."""
+    k_param, k_state = jax.random.split(jax.random.PRNGKey(tc.seed))
+    z = jnp.zeros((2, n_tokens, cfg.latent_dim))
+    params = model.init(k_param, z, jnp.zeros(2, jnp.int32), jnp.zeros((2, cfg.text_dim)), jnp.ones(2, bool), z,
+                        jnp.zeros((2, n_tokens), bool), jnp.ones((2, n_tokens), bool))["params"]
+    return DiffusionState(jnp.zeros((), jnp.int32), params, _optimizer(tc).init(params), k_state)
+
+
+def train(
+    tok: Tokenizer,
+    cfg: DenoiserConfig,
+    sched: SchedulerConfig,
+    tc: DiffusionTrainConfig,
+    train_source: Any,
+    captions: dict[str, int],
+    text_table: np.ndarray,
+    out_dir: str | os.PathLike,
+    stats: FeatureStats | None = None,
+    progress: bool = True,
+) -> tuple[DiffusionState, FeatureStats, list[dict[str, float]]]:
+    """Train (or resume) the denoiser on windows of ``train_source``.
+
+    Args:
+        tok: the frozen tokenizer whose latents are modelled.
+        cfg, sched, tc: denoiser shape, noise schedule, optimisation.
+        train_source: random-access windows with ``qpos``, ``frame_mask`` and ``captions``.
+        captions: caption text → row of ``text_table``.
+        text_table: ``(C, 384)`` sentence embeddings of the captions.
+        out_dir: run folder (``ckpt/``, ``latent_stats.json``, ``config.json``, ``log.jsonl``).
+        stats: latent normalisation (computed from the data if ``None``).
+
+    Returns:
+        ``(state, stats, log)``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stats_path = out / "latent_stats.json"
+    if stats is None and stats_path.is_file():
+        d = json.loads(stats_path.read_text())
+        stats = FeatureStats(jnp.asarray(d["mean"], jnp.float32), jnp.asarray(d["std"], jnp.float32))
+    if stats is None:
+        stats = latent_stats(tok, train_source)
+    stats_path.write_text(json.dumps({"mean": np.asarray(stats.mean).tolist(), "std": np.asarray(stats.std).tolist()}))
+    (out / "config.json").write_text(json.dumps({"denoiser": dataclasses.asdict(cfg), "scheduler": dataclasses.asdict(sched),
+                                                 "train": dataclasses.asdict(tc)}, indent=1))
+    model = Denoiser(cfg)
+    loss_fn = make_loss_fn(tok, model, sched, tc, stats, jnp.asarray(text_table, jnp.float32))
+    opt = _optimizer(tc)
+    sharding = data_sharding()
+    replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+
+    @jax.jit
+    def step_fn(state: DiffusionState, batch):
+        rng, k = jax.random.split(state.rng)
+        (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, k)
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+        return DiffusionState(state.step + 1, optax.apply_updates(state.params, updates), opt_state, rng), metrics
+
+    state = init_state(model, cfg, tc, tc.window // tok.config.stride)
+    manager = ocp.CheckpointManager((out / "ckpt").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
+    if manager.latest_step() is not None:
+        state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+    state = jax.device_put(state, replicated)
+    start = int(state.step)
+    batches = BatchIterator(train_source, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(start)
+    cap_rng = np.random.default_rng([tc.seed, start])
+    log: list[dict[str, float]] = []
+    bar = None
+    if progress and start < tc.steps:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tc.steps, initial=start, desc="diffusion", unit="step", dynamic_ncols=True)
+    t0, acc = time.perf_counter(), []
+    for s in range(start, tc.steps):
+        b = next(batches)
+        batch = {"qpos": b["qpos"], "frame_mask": b["frame_mask"], "caption": caption_indices(b["captions"], captions, cap_rng)}
+        state, metrics = step_fn(state, shard_batch(batch, sharding))
+        acc.append(metrics)
+        done = s + 1
+        if done % tc.log_every == 0 or done == tc.steps:
+            m = {k: float(np.mean([float(a[k]) for a in acc])) for k in acc[0]}
+            m.update(step=done, steps_per_s=len(acc) / (time.perf_counter() - t0))
+            acc, t0 = [], time.perf_counter()
+            log.append(m)
+            with open(out / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(m) + "\n")
+            if bar is not None:
+                bar.set_postfix(loss=f"{m['loss']:.4f}")
+        if bar is not None:
+            bar.update(1)
+        if done % tc.ckpt_every == 0 or done == tc.steps:
+            manager.save(done, args=ocp.args.StandardSave(state))
+    manager.wait_until_finished()
+    if bar is not None:
+        bar.close()
+    return state, stats, log
