@@ -23,6 +23,7 @@ import numpy as np
 from motionfm.checkpoint import default_checkpoint_dir
 from motionfm.diffusion import CondFn, LatentDiffusion, SamplerConfig, load_diffusion, make_sampler
 from motionfm.motion import Motion
+from motionfm.robot import load_g1
 from motionfm.text import TextEncoder, load_text_encoder
 from motionfm.tokenizer import Tokenizer, features_to_qpos, load_tokenizer, start_pose
 
@@ -113,7 +114,10 @@ class MotionPipeline:
         return out[:, given:]
 
     def decode(self, latents: np.ndarray, num_frames: int, start: Motion | None = None) -> list[Motion]:
-        """Motions of normalised latents ``(S, N, d)``, integrated from ``start``'s last pose or the origin."""
+        """Motions of normalised latents ``(S, N, d)``, integrated from ``start``'s last pose or the origin.
+
+        Joint angles are clipped to the G1's limits.
+        """
         z = self.diffusion.stats.denormalize(jnp.asarray(latents))
         feats = self.tokenizer.decode_latents(z)[:, :num_frames]
         if start is not None:
@@ -121,8 +125,10 @@ class MotionPipeline:
             xy, yaw = start_pose(jnp.asarray(m.qpos[-1:], jnp.float32))
         else:
             xy, yaw = jnp.zeros(2), jnp.zeros(())
-        qpos = jax.vmap(lambda f: features_to_qpos(f, self.fps, xy, yaw))(feats)
-        return [Motion.from_qpos(np.asarray(q, np.float64), self.fps) for q in qpos]
+        qpos = np.asarray(jax.vmap(lambda f: features_to_qpos(f, self.fps, xy, yaw))(feats), np.float64)
+        lo, hi = load_g1().joint_limits.T
+        qpos[..., 7:] = np.clip(qpos[..., 7:], lo, hi)  # the decoder is unconstrained; the robot is not
+        return [Motion.from_qpos(q, self.fps) for q in qpos]
 
     def sample(
         self,

@@ -112,6 +112,7 @@ def test_train_export_and_sample_through_the_pipeline(tmp_path, small_corpus, ti
     m = pipe.sample("a person walks", seconds=2.0, seed=1, num_samples=2, num_steps=3)
     assert len(m) == 2 and m[0].num_frames == 61 and m[0].fps == 30 and m[0].captions == ("a person walks",)
     np.testing.assert_allclose(m[0].root_pos[0, :2], 0, atol=1e-5)
+    assert not m[0].joint_limit_violations().any() and not m[1].joint_limit_violations().any()
     again = pipe.sample("a person walks", seconds=2.0, seed=1, num_samples=2, num_steps=3)
     np.testing.assert_array_equal(again[1].qpos, m[1].qpos)  # seeded
     hist = Motion.load(small_corpus / "asap/Bolt_level1.csv")
