@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -24,8 +24,19 @@ def default_checkpoint_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "checkpoints"
 
 
-def save_checkpoint(path: str | os.PathLike, state: Any, metadata: dict[str, Any], schema: str, version: int) -> Path:
-    """Write ``state`` (a pytree of arrays) and ``metadata`` to the folder ``path``, atomically."""
+def save_checkpoint(
+    path: str | os.PathLike,
+    state: Any,
+    metadata: dict[str, Any],
+    schema: str,
+    version: int,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write ``state`` (a pytree of arrays) and ``metadata`` to the folder ``path``, atomically.
+
+    ``extra(folder)`` may write further files (e.g. a deployment export) into the folder before it
+    is moved into place.
+    """
     import orbax.checkpoint as ocp
 
     from motionfm import __version__
@@ -39,6 +50,9 @@ def save_checkpoint(path: str | os.PathLike, state: Any, metadata: dict[str, Any
         ckptr.wait_until_finished()
         meta = {**metadata, "schema": schema, "schema_version": version, "motionfm_version": __version__}
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
+        if extra is not None:
+            extra(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes the folder private; a checkpoint is meant to be shared
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

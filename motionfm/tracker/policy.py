@@ -9,15 +9,13 @@ for a robot computer with numpy only). :class:`TrackerPolicy.act` is the determi
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from motionfm.checkpoint import read_metadata, save_checkpoint
 from motionfm.tracker.config import TrackerConfig
 
 SCHEMA = "motionfm.tracker"
@@ -75,29 +73,12 @@ def policy_from_brax(params: tuple, config: TrackerConfig, metadata: dict[str, A
 
 def save_policy(path: str | os.PathLike, policy: TrackerPolicy) -> Path:
     """Write a checkpoint folder (replaced atomically): metadata.json, state/ (orbax), policy.npz."""
-    import orbax.checkpoint as ocp
-
-    path = Path(path).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
-        arrays = {"obs_mean": policy.obs_mean, "obs_std": policy.obs_std,
-                  **{f"w{i}": w for i, (w, _) in enumerate(policy.weights)},
-                  **{f"b{i}": b for i, (_, b) in enumerate(policy.weights)}}
-        ckptr = ocp.PyTreeCheckpointer()
-        ckptr.save(tmp / "state", arrays)
-        np.savez(tmp / "policy.npz", num_layers=len(policy.weights), **arrays)
-        meta = {**policy.metadata, "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-                "config": policy.config.to_dict(), "num_params": policy.num_params}
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
-        tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    arrays = {"obs_mean": policy.obs_mean, "obs_std": policy.obs_std,
+              **{f"w{i}": w for i, (w, _) in enumerate(policy.weights)},
+              **{f"b{i}": b for i, (_, b) in enumerate(policy.weights)}}
+    meta = {**policy.metadata, "config": policy.config.to_dict(), "num_params": policy.num_params}
+    return save_checkpoint(path, arrays, meta, SCHEMA, SCHEMA_VERSION,
+                           extra=lambda folder: np.savez(folder / "policy.npz", num_layers=len(policy.weights), **arrays))
 
 
 def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
@@ -108,14 +89,7 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
         ValueError: not a tracker checkpoint, or a newer schema than this motionfm reads.
     """
     path = Path(path) if path is not None else default_checkpoint()
-    meta_path = path / "metadata.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{path}: no tracker checkpoint (metadata.json missing)")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a tracker checkpoint (schema {meta.get('schema')!r})")
-    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-        raise ValueError(f"{path}: checkpoint schema version {meta['schema_version']} is newer than this motionfm reads")
+    meta = read_metadata(path, SCHEMA, SCHEMA_VERSION)
     z = np.load(path / "policy.npz")
     n = int(z["num_layers"])
     weights = tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n))
