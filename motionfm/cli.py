@@ -164,21 +164,14 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _, _, log = train(cfg, tc, train_src, out, val_source=val_src)
     hours = (time.perf_counter() - t0) / 3600
-    from motionfm.data import split_clips
-    from motionfm.data.corpus import scan_corpus
-
-    val_ids = []
-    for corpus in corpora:
-        ids = [r.clip_id for r in scan_corpus(corpus)]
-        val_ids += split_clips(ids, tc.val_fraction, tc.seed).get("validation", [])
+    val_ids = [i for row in info for i in row["validation_clips"]]
     tok = tokenizer_from_run(out, {"data": info, "validation_clips": val_ids, "train_hours_this_run": round(hours, 3),
                                    "devices": [str(d) for d in jax.devices()]})
     metrics = {}
-    for corpus in corpora:
-        ids = [i for i in val_ids if i in {r.clip_id for r in scan_corpus(corpus)}]
-        if ids:
-            rep = evaluate_folder(tok, corpus, only=ids)
-            metrics[str(corpus)] = {k: rep[k] for k in ("mpjpe_mm", "root_relative_mpjpe_mm", "joint_rmse_rad", "codebook_usage", "perplexity", "num_clips")}
+    for row in info:
+        if row["validation_clips"]:
+            rep = evaluate_folder(tok, row["corpus"], only=row["validation_clips"])
+            metrics[row["corpus"]] = {k: rep[k] for k in ("mpjpe_mm", "root_relative_mpjpe_mm", "joint_rmse_rad", "codebook_usage", "perplexity", "num_clips")}
     tok = dataclasses.replace(tok, metadata={**tok.metadata, "validation_metrics": metrics, "final_train_log": log[-1] if log else {}})
     if args.export:
         print(f"exported {save_tokenizer(args.export, tok)}")
@@ -215,14 +208,12 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    from motionfm.data import G1MotionConfig, build_dataset, split_clips
-    from motionfm.data.corpus import scan_corpus
+    from motionfm.data import G1MotionConfig, build_sources, scan_corpus
     from motionfm.diffusion import DenoiserConfig, LatentDiffusion, SchedulerConfig, save_diffusion
     from motionfm.diffusion.train import DiffusionTrainConfig, train
     from motionfm.pipeline import tokenizer_fingerprint
     from motionfm.text import embed_captions
     from motionfm.tokenizer import load_tokenizer
-    from motionfm.tokenizer.train import ConcatSource
 
     tok = load_tokenizer(args.tokenizer)
     tc = DiffusionTrainConfig()
@@ -232,18 +223,12 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
     dcfg = G1MotionConfig(fps=tok.config.fps, window=tc.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
-    sources, captions, val_ids, info = [], set(), [], []
-    for corpus in corpora:
-        builder = build_dataset(corpus, out / "datasets" / Path(corpus).name, config=dcfg)
-        sources.append(builder.as_data_source("train"))
-        refs = scan_corpus(corpus)
-        val = set(split_clips([r.clip_id for r in refs], tc.val_fraction, tc.seed).get("validation", []))
-        val_ids += sorted(val)
-        captions |= {c for r in refs if r.clip_id not in val for c in r.meta.get("captions", [])}
-        info.append({"corpus": str(corpus), "train_windows": len(sources[-1])})
-    captions = sorted(captions)
+    src, _, info = build_sources(corpora, out / "datasets", dcfg)
+    val_ids = [i for row in info for i in row["validation_clips"]]
+    held_out = set(val_ids)
+    captions = sorted({c for corpus in corpora for r in scan_corpus(corpus) if r.clip_id not in held_out
+                       for c in r.meta.get("captions", [])})
     table = embed_captions(captions, out / "caption_embeddings.npz")
-    src = ConcatSource(sources)
     print(f"diffusion: {len(src)} windows, {len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
     t0 = time.perf_counter()
     state, stats, log = train(tok, cfg, sched, tc, src, {c: i for i, c in enumerate(captions)}, np.asarray(table), out)

@@ -7,12 +7,12 @@ pipeline do not need tensorflow-datasets loaded.
 from typing import Any
 
 from motionfm.data.corpus import MOTION_SUFFIXES, ClipRef, scan_corpus
-from motionfm.data.pipeline import Batch, BatchIterator, Source, collate, data_sharding, fetch, shard_batch
+from motionfm.data.pipeline import Batch, BatchIterator, ConcatSource, Source, collate, data_sharding, fetch, shard_batch
 from motionfm.data.quality import QualityThresholds, format_report, inspect_folder, inspect_motion
 
 _DATASET_NAMES = (
     "DEFAULT_CONFIG", "FEATURE_DIMS", "STATS_FILE", "G1Motion", "G1MotionConfig", "RunningStats", "Stats",
-    "build_dataset", "clip_windows", "compute_split_stats", "compute_stats", "load_split", "load_stats",
+    "build_dataset", "build_sources", "clip_windows", "compute_split_stats", "compute_stats", "load_split", "load_stats",
     "motion_features", "split_clips",
 )
 
@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "MOTION_SUFFIXES", "Batch", "BatchIterator", "ClipRef", "QualityThresholds", "Source", "collate",
+    "MOTION_SUFFIXES", "Batch", "BatchIterator", "ClipRef", "ConcatSource", "QualityThresholds", "Source", "collate",
     "data_sharding", "fetch", "format_report", "inspect_folder", "inspect_motion", "scan_corpus", "shard_batch",
     *_DATASET_NAMES,
 ]

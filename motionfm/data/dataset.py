@@ -36,7 +36,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -44,7 +44,7 @@ from etils import epath
 from scipy.spatial.transform import Rotation
 
 from motionfm.data.corpus import ClipRef, scan_corpus
-from motionfm.data.pipeline import fetch
+from motionfm.data.pipeline import ConcatSource, fetch
 from motionfm.motion import Motion
 from motionfm.robot.g1 import NUM_JOINTS, QPOS_DIM
 
@@ -406,3 +406,25 @@ def load_stats(data_dir_or_builder: Any, config: G1MotionConfig | str | None = N
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no normalisation stats; build with build_dataset()")
     return {k: Stats.from_json(v) for k, v in json.loads(path.read_text())["features"].items()}
+
+
+def build_sources(
+    corpora: Sequence[str | os.PathLike], dataset_dir: str | os.PathLike, config: G1MotionConfig
+) -> tuple[ConcatSource, ConcatSource | None, list[dict[str, Any]]]:
+    """Build (or reuse) the windows of several corpus folders and read their splits as one.
+
+    Each corpus is built under ``dataset_dir/<folder name>``. Returns the train source, the
+    validation source (``None`` if no corpus has one) and, per corpus, ``corpus``, ``dataset``,
+    ``<split>_windows`` and ``validation_clips`` (the held-out clip ids).
+    """
+    trains, vals, info = [], [], []
+    for corpus in corpora:
+        builder = build_dataset(corpus, Path(dataset_dir) / Path(corpus).name, config=config)
+        trains.append(builder.as_data_source("train"))
+        if "validation" in builder.info.splits:
+            vals.append(builder.as_data_source("validation"))
+        ids = [r.clip_id for r in scan_corpus(corpus)]
+        info.append({"corpus": str(corpus), "dataset": str(builder.data_dir),
+                     **{f"{k}_windows": v.num_examples for k, v in builder.info.splits.items()},
+                     "validation_clips": split_clips(ids, config.val_fraction, config.split_seed).get("validation", [])})
+    return ConcatSource(trains), (ConcatSource(vals) if vals else None), info

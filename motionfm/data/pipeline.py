@@ -37,6 +37,21 @@ def fetch(source: Source, indices: Iterable[int]) -> list[Mapping[str, Any]]:
     return list(get_many(indices)) if get_many is not None else [source[i] for i in indices]
 
 
+class ConcatSource:
+    """Several random-access sources read as one (e.g. the same split of several corpora)."""
+
+    def __init__(self, sources: Iterable[Source]):
+        self.sources = list(sources)
+        self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int) -> Mapping[str, Any]:
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        return self.sources[k][int(i - self.offsets[k])]
+
+
 def collate(examples: list[Mapping[str, Any]]) -> Batch:
     """Stack example dicts into a batch: arrays ``(B, ...)``; bytes to ``str``; lists to tuples.
 

@@ -9,6 +9,7 @@ while it is in contact.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any, Iterable
 

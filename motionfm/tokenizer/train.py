@@ -264,35 +264,12 @@ def evaluate_windows(eval_fn: Callable, state: TrainState, source: Any, batch_si
 def build_sources(
     corpora: Sequence[str | os.PathLike], dataset_dir: str | os.PathLike, cfg: TokenizerConfig, tc: TrainConfig
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
-    """Build (or reuse) the tfds windows of each corpus folder; returns train, validation, info."""
-    from motionfm.data import G1MotionConfig, build_dataset
+    """:func:`motionfm.data.build_sources` with the windowing the tokenizer trains on."""
+    from motionfm.data import G1MotionConfig
+    from motionfm.data import build_sources as build
 
-    dcfg = G1MotionConfig(fps=cfg.fps, window=cfg.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
-    trains, vals, info = [], [], []
-    for corpus in corpora:
-        builder = build_dataset(corpus, dataset_dir, config=dcfg) if len(corpora) == 1 else build_dataset(
-            corpus, Path(dataset_dir) / Path(corpus).name, config=dcfg)
-        trains.append(builder.as_data_source("train"))
-        if "validation" in builder.info.splits:
-            vals.append(builder.as_data_source("validation"))
-        info.append({"corpus": str(corpus), "dataset": str(builder.data_dir),
-                     **{f"{k}_windows": v.num_examples for k, v in builder.info.splits.items()}})
-    return ConcatSource(trains), (ConcatSource(vals) if vals else None), info
-
-
-class ConcatSource:
-    """Several random-access sources read as one."""
-
-    def __init__(self, sources: Sequence[Any]):
-        self.sources = list(sources)
-        self.offsets = np.cumsum([0] + [len(s) for s in self.sources])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def __getitem__(self, i: int) -> Any:
-        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
-        return self.sources[k][int(i - self.offsets[k])]
+    return build(corpora, dataset_dir, G1MotionConfig(fps=cfg.fps, window=cfg.window, stride=tc.stride,
+                                                      val_fraction=tc.val_fraction, split_seed=tc.seed))
 
 
 def tokenizer_from_run(run_dir: str | os.PathLike, metadata: dict[str, Any] | None = None):
