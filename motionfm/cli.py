@@ -1,12 +1,15 @@
 """``motionfm`` command line: a thin layer over the package's public functions.
 
 Commands:
-    motionfm demo [--clip FILE] [--out DIR]        the main job (for now: load, FK, report, pictures)
+    motionfm demo [--text "..."] [--clip FILE]     the main job: sample from text, FK, report, pictures
     motionfm data inspect DIR [--json]             physical quality report of a motion folder
     motionfm data build DIR --data-dir OUT         build the tfds dataset (windows, splits, stats)
     motionfm train tokenizer [--config small]      train (or resume) the motion tokenizer
     motionfm train diffusion                       train (or resume) the text-conditioned latent diffusion
     motionfm sample --text "..." --seconds 6       sample G1 motions from text
+        [--joystick VX,VY,W] [--obstacles S.json] [--waypoints W.json] [--keyframes K.npz] [--plot P.png]
+    motionfm train evaluator --data DIR...         train the contrastive text-motion evaluator
+    motionfm eval diffusion [--json]               FID, R-precision, diversity, MM-Dist vs real ceiling
     motionfm eval tokenizer --data DIR [--json]    reconstruction metrics of a tokenizer checkpoint
     motionfm retarget INPUT --out DIR              human motion (BVH) to G1 CSVs + clips.jsonl
     motionfm track MOTION --out rollout.npz        track a motion with the tracker in plain MuJoCo
@@ -247,17 +250,46 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".csv"):
         raise ValueError(f"{out}: output must end in .npz or .csv")
+    costs = _guidance_costs(args)  # read every goal file before the (slow) model load
     pipe = load_pretrained(args.checkpoint)
     history = Motion.load(args.history) if args.history else None
     t0 = time.perf_counter()
     motions = pipe.sample(text=args.text, seconds=args.seconds, seed=args.seed, num_samples=args.num_samples,
-                          history=history, guidance_scale=args.guidance_scale, num_steps=args.steps)
+                          history=history, guidance_scale=args.guidance_scale, num_steps=args.steps, guidance=costs)
     print(f"sampled {len(motions)} x {args.seconds:g} s in {time.perf_counter() - t0:.2f} s (incl. compile)")
     for i, m in enumerate(motions):
         path = out if len(motions) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
         m.save(path)
         print(f"wrote {path}")
+        if costs:
+            from motionfm.guidance import evaluate
+
+            print("  guidance: " + ", ".join(f"{k} {v:.3g}" for k, v in evaluate(costs, m).items()))
+            if args.plot:
+                from motionfm.guidance.plot import plot_paths
+
+                png = Path(args.plot) if len(motions) == 1 else Path(args.plot).with_name(f"{Path(args.plot).stem}_{i}.png")
+                plot_paths([m], png, costs=costs, title=args.text or "")
+                print(f"  wrote {png}")
     return 0
+
+
+def _guidance_costs(args: argparse.Namespace) -> list:
+    """Guidance costs from the ``sample`` command's goal flags (files are read and checked here)."""
+    from motionfm.guidance import FootSkating, load_keyframes, load_scene, load_waypoints, parse_joystick
+
+    costs: list = []
+    if args.joystick:
+        costs.append(parse_joystick(args.joystick))
+    if args.obstacles:
+        costs.append(load_scene(args.obstacles))
+    if args.keyframes:
+        costs += load_keyframes(args.keyframes)
+    if args.waypoints:
+        costs.append(load_waypoints(args.waypoints))
+    if costs and args.skating_weight > 0:
+        costs.append(FootSkating(args.skating_weight))
+    return costs
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -348,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=20, help="DDIM steps")
     s.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     s.add_argument("--out", default="motion.npz", help="output .npz or .csv (numbered when several)")
+    g = s.add_argument_group("guidance (goals at sampling time; formats: motionfm.guidance.files)")
+    g.add_argument("--joystick", metavar="VX,VY,YAWRATE", help="constant heading-frame velocity command (m/s, m/s, rad/s)")
+    g.add_argument("--obstacles", metavar="SCENE.json", help="spheres/boxes/cylinders/capsules to stay out of")
+    g.add_argument("--keyframes", metavar="KF.npz", help="poses or partial targets at given times")
+    g.add_argument("--waypoints", metavar="WP.json", help="root positions to reach by given times")
+    g.add_argument("--skating-weight", type=float, default=0.0, help="weight of a foot-skating regulariser (0: off)")
+    g.add_argument("--plot", metavar="PNG", help="also write the root path (and obstacles/goals) as a picture")
     s.set_defaults(func=_cmd_sample)
 
     ev = sub.add_parser("eval", help="evaluate a stage").add_subparsers(dest="eval_command", required=True)
@@ -363,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     from motionfm.tracker.cli import register as register_tracker
 
     register_tracker(sub, train_group=tr, eval_group=ev)
+    from motionfm.evaluation.cli import register as register_evaluation
+    register_evaluation(tr, ev)
 
     sub.add_parser("info", help="versions, devices and paths").set_defaults(func=_cmd_info)
 

@@ -16,12 +16,15 @@ import dataclasses
 import functools
 import os
 from pathlib import Path
+from typing import Sequence
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from motionfm.checkpoint import default_checkpoint_dir
 from motionfm.diffusion import CondFn, LatentDiffusion, SamplerConfig, load_diffusion, make_sampler
+from motionfm.guidance import Cost, Guide, GuideArgs, GuidanceConfig, PassContext, as_costs
 from motionfm.motion import Motion
 from motionfm.robot import load_g1
 from motionfm.text import TextEncoder, load_text_encoder
@@ -65,6 +68,13 @@ class MotionPipeline:
         quantized, _ = self.tokenizer.quantize(z)
         return np.asarray(self.diffusion.stats.normalize(quantized)[0])
 
+    @functools.lru_cache(maxsize=4)
+    def guide(self, config: GuidanceConfig = GuidanceConfig()) -> Guide:
+        """The :class:`~motionfm.guidance.Guide` of this tokenizer and latent scaling (cached per config)."""
+        stats, tok = self.diffusion.stats, self.tokenizer
+        return Guide(lambda x: tok.decode_latents(stats.denormalize(x)), self.fps, config,
+                     self.diffusion.scheduler.num_train_timesteps)
+
     def sample_latents(
         self,
         text: str | None,
@@ -75,6 +85,9 @@ class MotionPipeline:
         guidance_scale: float = 2.5,
         num_steps: int = 20,
         cond_fn: CondFn | None = None,
+        guidance: Sequence[Cost] = (),
+        guidance_config: GuidanceConfig = GuidanceConfig(),
+        history_qpos: np.ndarray | None = None,
     ) -> np.ndarray:
         """Normalised latents ``(S, num_tokens, d)``, chunk by chunk (see the module docstring).
 
@@ -86,19 +99,35 @@ class MotionPipeline:
             history: normalised latents ``(H, d)`` the motion continues from (kept as they are).
             guidance_scale: classifier-free guidance weight.
             num_steps: DDIM steps.
-            cond_fn: guidance hook (see :mod:`motionfm.diffusion.sampler`).
+            cond_fn: a raw guidance hook (see :mod:`motionfm.diffusion.sampler`; called with ``None`` args).
+            guidance: guidance costs (:mod:`motionfm.guidance`); excludes ``cond_fn``.
+            guidance_config: strength and schedule of ``guidance``.
+            history_qpos: world ``qpos (H*stride, 36)`` of the history (guidance's world frame).
         """
         d = self.diffusion.config.latent_dim
         n = self.chunk_tokens
-        sampler = self._sampler(num_steps, float(guidance_scale), cond_fn)
+        stride = self.tokenizer.config.stride
+        costs = tuple(guidance)
+        if costs and cond_fn is not None:
+            raise ValueError("pass either guidance costs or a raw cond_fn, not both")
+        guide = self.guide(guidance_config) if costs else None
+        sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn if guide else cond_fn)
         if text is not None:
             emb = jnp.asarray(self.text_encoder.encode([text]), jnp.float32)
-            emb, valid = jnp.repeat(emb, num_samples, 0), jnp.ones(num_samples, bool)
+            emb, text_valid = jnp.repeat(emb, num_samples, 0), jnp.ones(num_samples, bool)
         else:
-            emb, valid = jnp.zeros((num_samples, 384)), jnp.zeros(num_samples, bool)
+            emb, text_valid = jnp.zeros((num_samples, 384)), jnp.zeros(num_samples, bool)
         key = jax.random.PRNGKey(seed)
         out = np.zeros((num_samples, 0, d), np.float32) if history is None else np.repeat(np.asarray(history, np.float32)[None], num_samples, 0)
         given = out.shape[1]
+        # Guidance's world frame: the history's (time 0 at its last frame), else the origin facing +x.
+        track = np.zeros((num_samples, 0, 36), np.float32)
+        if given:
+            hq = np.zeros((given * stride, 36), np.float32) if history_qpos is None else np.asarray(history_qpos, np.float32)
+            hq = np.concatenate([hq, np.repeat(hq[-1:], max(0, given * stride - len(hq)), 0)])[: given * stride]
+            track = np.repeat(hq[None], num_samples, 0)
+        frame0 = given * stride - 1 if given else 0
+        origin = track[:, frame0, :2] if given else np.zeros((num_samples, 2), np.float32)
         while out.shape[1] < given + num_tokens:
             keep = min(out.shape[1], self.history_tokens, n // 2)  # a chunk must always add new tokens
             todo = min(n - keep, given + num_tokens - out.shape[1])
@@ -109,23 +138,54 @@ class MotionPipeline:
                 obs_mask[:, :keep] = True
             token_mask = np.arange(n)[None].repeat(num_samples, 0) < keep + todo
             key, k = jax.random.split(key)
-            x = np.asarray(sampler(self.diffusion.params, k, emb, valid, jnp.asarray(obs), jnp.asarray(obs_mask), jnp.asarray(token_mask)))
+            args = None
+            if guide is not None:
+                first = (out.shape[1] - keep) * stride  # frame of the motion where this chunk starts
+                valid = np.zeros((num_samples, n * stride), np.float32)
+                valid[:, keep * stride : (keep + todo) * stride] = 1
+                args = GuideArgs(costs, self._pass_context(track, first, frame0, valid, origin))
+            x = np.asarray(sampler(self.diffusion.params, k, emb, text_valid, jnp.asarray(obs), jnp.asarray(obs_mask),
+                                   jnp.asarray(token_mask), args))
+            if guide is not None:  # extend the world track with this chunk's new frames
+                q = np.asarray(self._world_qpos(guide, jnp.asarray(x), args.ctx))
+                track = np.concatenate([track, q[:, keep * stride : (keep + todo) * stride]], axis=1)
             out = np.concatenate([out, x[:, keep : keep + todo]], axis=1)
+        if guide is not None:  # a last pass over the whole motion: goals across chunk seams, exact final frames
+            valid = np.zeros((num_samples, out.shape[1] * stride), np.float32)
+            valid[:, given * stride : (given + num_tokens) * stride] = 1
+            args = GuideArgs(costs, self._pass_context(track, 0, frame0, valid, origin))
+            refined = np.asarray(guide.refine(jnp.asarray(out), args))
+            out = np.concatenate([out[:, :given], refined[:, given:]], axis=1)
         return out[:, given:]
+
+    def _pass_context(self, track: np.ndarray, first: int, frame0: int, valid: np.ndarray, origin: np.ndarray) -> PassContext:
+        """Context of a pass starting at motion frame ``first`` (world pose from ``track``, or the origin)."""
+        s = track.shape[0]
+        if first < track.shape[1]:
+            q = track[:, first]
+            w, x, y, z = q[:, 3], q[:, 4], q[:, 5], q[:, 6]
+            xy, yaw = q[:, :2], np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))  # heading of the x-axis
+        else:
+            xy, yaw = np.zeros((s, 2)), np.zeros(s)
+        f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
+        return PassContext(f32(xy), f32(yaw), np.full(s, (first - frame0) / self.fps, np.float32), f32(valid), f32(origin))
+
+    @staticmethod
+    @functools.partial(jax.jit, static_argnums=0)
+    def _world_qpos(guide: Guide, x: jax.Array, ctx: PassContext) -> jax.Array:
+        return guide.views(x, ctx).qpos
 
     def decode(self, latents: np.ndarray, num_frames: int, start: Motion | None = None) -> list[Motion]:
         """Motions of normalised latents ``(S, N, d)``, integrated from ``start``'s last pose or the origin.
 
         Joint angles are clipped to the G1's limits.
         """
-        z = self.diffusion.stats.denormalize(jnp.asarray(latents))
-        feats = self.tokenizer.decode_latents(z)[:, :num_frames]
         if start is not None:
             m = start.resample(self.fps)
             xy, yaw = start_pose(jnp.asarray(m.qpos[-1:], jnp.float32))
         else:
             xy, yaw = jnp.zeros(2), jnp.zeros(())
-        qpos = np.asarray(jax.vmap(lambda f: features_to_qpos(f, self.fps, xy, yaw))(feats), np.float64)
+        qpos = np.asarray(self._decode_qpos(jnp.asarray(latents), xy, yaw), np.float64)[:, :num_frames]
         lo, hi = load_g1().joint_limits.T
         qpos[..., 7:] = np.clip(qpos[..., 7:], lo, hi)  # the decoder is unconstrained; the robot is not
         return [Motion.from_qpos(q, self.fps) for q in qpos]
@@ -140,8 +200,15 @@ class MotionPipeline:
         guidance_scale: float = 2.5,
         num_steps: int = 20,
         cond_fn: CondFn | None = None,
+        guidance: Cost | Sequence[Cost] | None = None,
+        keyframes: Cost | None = None,
+        guidance_config: GuidanceConfig = GuidanceConfig(),
     ) -> list[Motion]:
-        """Sample ``num_samples`` G1 motions of ``seconds`` from ``text``.
+        """Sample ``num_samples`` G1 motions of ``seconds`` from ``text``, optionally steered by costs.
+
+            from motionfm.guidance import Joystick, Obstacles
+            pipe.sample(text="a person walks forward", seconds=6,
+                        guidance=[Joystick.create(vx=0.6), Obstacles.create(cylinders=[[2.0, 0.1, 0.3, 1.0]])])
 
         Args:
             text: what the robot should do (``None``: unconditional).
@@ -151,7 +218,12 @@ class MotionPipeline:
             history: a motion to continue (its latents are observed; the result starts where it ends).
             guidance_scale: classifier-free guidance weight.
             num_steps: DDIM steps (20 by default).
-            cond_fn: a guidance hook (``motionfm.guidance``).
+            cond_fn: a raw guidance hook ``cond_fn(x0, t, None) -> delta`` (see :mod:`motionfm.diffusion.sampler`).
+            guidance: costs from :mod:`motionfm.guidance` (``Keyframes``, ``Joystick``, ``Waypoints``,
+                ``Obstacles``, regularisers); targets are in the output's world frame (the origin facing
+                +x, or the history's frame) with time 0 at the first frame.
+            keyframes: a ``Keyframes`` cost (the same as adding it to ``guidance``).
+            guidance_config: strength and schedule of the guidance.
 
         Returns:
             ``num_samples`` :class:`~motionfm.Motion` s at the tokenizer's fps, starting at the origin
@@ -162,10 +234,13 @@ class MotionPipeline:
         frames = int(round(seconds * self.fps)) + 1
         stride = self.tokenizer.config.stride
         num_tokens = -(-frames // stride)
-        hist = None
+        costs = as_costs(guidance) + as_costs(keyframes)
+        hist = hist_qpos = None
         if history is not None:
             hist = self.encode_history(history)
-        latents = self.sample_latents(text, num_tokens, seed, num_samples, hist, guidance_scale, num_steps, cond_fn)
+            hist_qpos = history.resample(self.fps).qpos
+        latents = self.sample_latents(text, num_tokens, seed, num_samples, hist, guidance_scale, num_steps, cond_fn,
+                                      costs, guidance_config, hist_qpos)
         if hist is not None:  # decode with the history in front so the seam is smooth, then drop it
             full = np.concatenate([np.repeat(hist[None], num_samples, 0), latents], axis=1)
             h_frames = hist.shape[0] * stride
@@ -174,6 +249,14 @@ class MotionPipeline:
         else:
             motions = self.decode(latents, frames)
         return [m.replace(name=f"sample_{seed}_{i}", captions=(text,) if text else ()) for i, m in enumerate(motions)]
+
+    @functools.cached_property
+    def _decode_qpos(self):
+        def dec(latents, xy, yaw):
+            feats = self.tokenizer.decode_latents(self.diffusion.stats.denormalize(latents))
+            return jax.vmap(lambda f: features_to_qpos(f, self.fps, xy, yaw))(feats)
+
+        return jax.jit(dec)
 
     def _reanchor(self, m: Motion, history: Motion) -> Motion:
         """Move/rotate ``m`` so its first frame's root xy and heading match ``history``'s last frame."""

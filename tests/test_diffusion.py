@@ -78,7 +78,7 @@ def test_sampler_keeps_observations_and_is_seeded():
     np.testing.assert_array_equal(np.asarray(a)[np.asarray(mask)], np.asarray(obs)[np.asarray(mask)])
     assert np.isfinite(np.asarray(a)).all()
     seen = []
-    guided = make_sampler(model, SchedulerConfig(), SamplerConfig(num_steps=4), cond_fn=lambda x0, t: seen.append(1) or 0.1 * x0)
+    guided = make_sampler(model, SchedulerConfig(), SamplerConfig(num_steps=4), cond_fn=lambda x0, t, args: seen.append(1) or 0.1 * x0)
     assert not np.allclose(guided(params, jax.random.PRNGKey(5), *args), sampler(params, jax.random.PRNGKey(5), *args)) and seen
 
 

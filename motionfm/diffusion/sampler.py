@@ -3,15 +3,16 @@
 One :func:`make_sampler` call builds a jit-compiled ``lax.scan`` over the inference steps. At every
 step the model's output is combined as ``u + w (c - u)`` (classifier-free guidance, both halves in
 one batch), turned into a predicted clean sample ``x0``, optionally corrected by ``cond_fn``
-(guided-diffusion's hook, here ``cond_fn(x0, t) -> gradient``: the gradient of a cost of the
-decoded motion w.r.t. the normalised latents, already scaled), then observed positions are
-re-imposed (inpainting/continuation) and DDIM steps to the next noise level.
+(guided-diffusion's hook, here ``cond_fn(x0, t, cond_args) -> delta``: a correction to subtract,
+e.g. scaled cost gradients of the decoded motion w.r.t. the normalised latents; ``cond_args`` is
+any pytree passed to the sampler, so new guidance targets don't recompile), then observed
+positions are re-imposed (inpainting/continuation) and DDIM steps to the next noise level.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +20,8 @@ import jax.numpy as jnp
 from motionfm.diffusion.model import Denoiser
 from motionfm.diffusion.scheduler import SchedulerConfig, create_state, predict_x0_eps, set_timesteps, step
 
-CondFn = Callable[[jax.Array, jax.Array], jax.Array]
-"""``cond_fn(x0 (B, N, d), t ()) -> (B, N, d)``: a scaled cost gradient to subtract from ``x0``."""
+CondFn = Callable[[jax.Array, jax.Array, Any], jax.Array]
+"""``cond_fn(x0 (B, N, d), t (), cond_args) -> (B, N, d)``: a correction to subtract from ``x0``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,17 +42,18 @@ class SamplerConfig:
 def make_sampler(
     model: Denoiser, scheduler: SchedulerConfig, config: SamplerConfig = SamplerConfig(), cond_fn: Optional[CondFn] = None
 ) -> Callable[..., jax.Array]:
-    """A jitted ``sample(params, key, text, text_valid, obs, obs_mask, token_mask) -> x0 (B, N, d)``.
+    """A jitted ``sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None) -> x0 (B, N, d)``.
 
     Arguments of the returned function: denoiser ``params``; a PRNG ``key``; ``text (B, 384)`` and
     ``text_valid (B,)``; observed latents ``obs (B, N, d)`` with ``obs_mask (B, N)``; and
-    ``token_mask (B, N)`` of real positions. Latents are in the denoiser's normalised space.
+    ``token_mask (B, N)`` of real positions; ``cond_args`` for ``cond_fn``. Latents are in the
+    denoiser's normalised space.
     """
     state = set_timesteps(create_state(scheduler), config.num_steps)
     pred = scheduler.prediction_type
     w = config.guidance_scale
 
-    def sample(params, key, text, text_valid, obs, obs_mask, token_mask):
+    def sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None):
         b = obs.shape[0]
         key, k0 = jax.random.split(key)
         x = jax.random.normal(k0, obs.shape, obs.dtype)
@@ -69,7 +71,7 @@ def make_sampler(
             out = out[b:] + w * (out[:b] - out[b:])
             x0, eps = predict_x0_eps(state, out, x, t, pred)
             if cond_fn is not None:
-                x0 = x0 - cond_fn(x0, t)
+                x0 = x0 - cond_fn(x0, t, cond_args)
             x0 = m * obs + (1 - m) * x0
             a = state.alphas_cumprod[t]
             eps = (x - jnp.sqrt(a) * x0) / jnp.sqrt(1 - a)  # consistent with the edited x0

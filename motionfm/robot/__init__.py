@@ -9,7 +9,9 @@ from motionfm.robot.g1 import (
     NUM_JOINTS,
     QPOS_DIM,
     VARIANTS,
+    CollisionSpheres,
     RobotModel,
+    collision_spheres,
     body_position_mask,
     load_g1,
     mirror_qpos,
@@ -20,6 +22,6 @@ from motionfm.robot.kinematics import FKResult, default_fk, fk_mujoco, foot_poin
 
 __all__ = [
     "FOOT_BODIES", "FOOT_SOLE_POINTS", "G1_BODY_NAMES", "G1_JOINT_NAMES", "NUM_BODIES",
-    "NUM_JOINTS", "QPOS_DIM", "VARIANTS", "FKResult", "RobotModel", "body_position_mask", "default_fk", "fk_mujoco",
+    "NUM_JOINTS", "QPOS_DIM", "VARIANTS", "CollisionSpheres", "FKResult", "RobotModel", "body_position_mask", "collision_spheres", "default_fk", "fk_mujoco",
     "foot_points", "load_g1", "make_fk", "mirror_qpos", "model_path", "robot_from_model",
 ]

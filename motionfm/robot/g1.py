@@ -227,3 +227,72 @@ def body_position_mask(joint_mask: np.ndarray, robot: RobotModel | None = None) 
                 depends[b, joint_body.index(a)] = True
             a = robot.parent_index[a]
     return ~np.any(depends & ~jmask[..., None, :], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class CollisionSpheres:
+    """Spheres that cover the G1's collision geometry, for signed-distance costs and checks.
+
+    Attributes:
+        body: ``(K,)`` index into :data:`G1_BODY_NAMES` of the body each sphere moves with.
+        center: ``(K, 3)`` sphere centres in that body's frame (m).
+        radius: ``(K,)`` radii (m).
+    """
+
+    body: np.ndarray
+    center: np.ndarray
+    radius: np.ndarray
+
+    def world(self, body_pos: np.ndarray, body_rot: np.ndarray) -> np.ndarray:
+        """World centres ``(..., K, 3)`` from FK body positions ``(..., 30, 3)`` and rotations ``(..., 30, 3, 3)``.
+
+        Works on numpy and JAX arrays alike (differentiable with JAX).
+        """
+        xp = np if isinstance(body_pos, np.ndarray) else __import__("jax.numpy", fromlist=["numpy"])
+        pos = body_pos[..., self.body, :]
+        rot = body_rot[..., self.body, :, :]
+        return pos + xp.einsum("...kij,kj->...ki", rot, xp.asarray(self.center, pos.dtype))
+
+
+@functools.lru_cache(maxsize=1)
+def collision_spheres() -> CollisionSpheres:
+    """Sphere proxies of the collision meshes of Menagerie's ``g1.xml`` (about 60 spheres).
+
+    Each collision geom's bounding box (MuJoCo's ``geom_size`` half-extents for meshes) becomes a
+    row of spheres along its longest axis, radius the larger of the two other half-extents, so the
+    spheres cover the box's cross-section and length. The feet (whose only collision geoms are four
+    tiny sole spheres) get spheres over the sole. The result does not depend on the variant loaded
+    for FK: bodies are matched by name.
+    """
+    model = load_g1("g1").mj_model
+    body_index = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(b)): i for i, b in enumerate(load_g1("g1").body_ids)}
+    bodies, centers, radii = [], [], []
+    for g in range(model.ngeom):
+        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.geom_bodyid[g]))
+        if name not in body_index or not (model.geom_contype[g] or model.geom_conaffinity[g]):
+            continue
+        if name in FOOT_BODIES:
+            continue  # handled below
+        size = np.array(model.geom_size[g], float)
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE:
+            size = np.full(3, size[0])
+        elif model.geom_type[g] in (mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_CYLINDER):
+            size = np.array([size[0], size[0], size[1] + (size[0] if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_CAPSULE else 0)])
+        axis = int(np.argmax(size))
+        r = float(np.max(np.delete(size, axis)))
+        half = max(size[axis] - r, 0.0)
+        count = int(np.ceil(2 * half / r)) + 1 if half > 0 else 1
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, model.geom_quat[g])
+        direction = rot.reshape(3, 3)[:, axis]
+        for s in np.linspace(-half, half, count):
+            bodies.append(body_index[name])
+            centers.append(model.geom_pos[g] + s * direction)
+            radii.append(r)
+    for foot in FOOT_BODIES:  # the sole: x from heel to toe, two rows, 3 cm above the sole points
+        for x in (-0.04, 0.02, 0.08, 0.12):
+            for y in (-0.02, 0.02):
+                bodies.append(body_index[foot])
+                centers.append(np.array([x, y, FOOT_SOLE_POINTS[0, 2] + 0.03]))
+                radii.append(0.03)
+    return CollisionSpheres(np.array(bodies), np.array(centers), np.array(radii))

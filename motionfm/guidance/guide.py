@@ -1,0 +1,169 @@
+"""The guide: turns a list of costs into the sampler's ``cond_fn`` hook and a final refinement.
+
+At every denoising step the sampler predicts the clean latents ``x0``; the guide decodes them
+(tokenizer decoder → features → world ``qpos`` integrated from the pass's start pose → MJX forward
+kinematics), evaluates the summed costs per sample, and moves ``x0`` down their gradient. The step
+is Polyak's, ``eta * J / |∇J|² * ∇J`` for each cost ``J`` (summed over costs): every cost is
+``>= 0`` with 0 at the goal, so this step is what would reach the goal if the cost were linear,
+whatever the units of the cost; a cost's ``weight`` scales its own step. The sum is capped to ``max_step`` latent standard deviations (RMS) so one step never throws the sample off
+the data manifold. The sampler then re-derives the noise from the edited ``x0`` and keeps
+denoising, so the model repairs what the edit broke (guided-diffusion's ``cond_fn``, applied to the
+prediction as in BeyondMimic's planner). After the last step, :meth:`Guide.refine` takes a few more
+steps on the whole motion's latents at once (chunk seams included).
+
+The guide knows the tokenizer's decoder only through a ``decode(x) -> features`` function the
+caller passes in (the pipeline composes the diffusion's latent scaling with
+:meth:`~motionfm.tokenizer.Tokenizer.decode_latents`), so it depends on no diffusion internals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from motionfm.guidance.costs import Cost, MotionView
+from motionfm.robot import default_fk
+from motionfm.tokenizer import features_to_qpos
+
+
+@dataclasses.dataclass(frozen=True)
+class GuidanceConfig:
+    """Strength and schedule of guidance.
+
+    Attributes:
+        iterations: gradient steps on ``x0`` at each denoising step.
+        step: fraction ``eta`` of the Polyak step.
+        max_step: cap on one step's RMS change of the normalised latents.
+        refine_steps: steps on the final latents of the whole motion.
+        skip_first: fraction of the first denoising steps left unguided (the prediction is still a blur).
+    """
+
+    iterations: int = 1
+    step: float = 1.0
+    max_step: float = 1.0
+    refine_steps: int = 15
+    skip_first: float = 0.5
+
+
+@struct.dataclass
+class PassContext:
+    """Where one sampling pass (a chunk of ``F`` frames, batch ``B``) sits in the motion.
+
+    Attributes:
+        start_xy: ``(B, 2)`` world root xy at the pass's first frame.
+        start_yaw: ``(B,)`` heading there.
+        t0: ``(B,)`` time (s) of the pass's first frame from the first generated frame.
+        valid: ``(B, F)`` 1 on frames this pass generates.
+        origin: ``(B, 2)`` world root xy at time 0.
+    """
+
+    start_xy: jax.Array
+    start_yaw: jax.Array
+    t0: jax.Array
+    valid: jax.Array
+    origin: jax.Array
+
+
+@struct.dataclass
+class GuideArgs:
+    """The sampler's ``cond_args``: the costs and the pass context (both pytrees: no recompiles)."""
+
+    costs: tuple
+    ctx: PassContext
+
+
+class Guide:
+    """Cost-gradient guidance for one decoder (see the module docstring).
+
+    Args:
+        decode: ``x (B, N, d) -> features (B, N*stride, 67)`` (unnormalised), differentiable.
+        fps: frame rate of the decoded features.
+        config: strength and schedule.
+        num_train_timesteps: the diffusion's timestep range (for ``skip_first``).
+    """
+
+    def __init__(self, decode: Callable[[jax.Array], jax.Array], fps: float, config: GuidanceConfig = GuidanceConfig(),
+                 num_train_timesteps: int = 1000):
+        self.decode = decode
+        self.fps = float(fps)
+        self.config = config
+        self.t_max = (1.0 - config.skip_first) * num_train_timesteps
+        self.fk = default_fk()
+
+    def views(self, x: jax.Array, ctx: PassContext) -> MotionView:
+        """The batched :class:`MotionView` of latents ``x (B, N, d)``."""
+        feats = self.decode(x)
+        qpos = jax.vmap(lambda f, xy, yaw: features_to_qpos(f, self.fps, xy, yaw))(feats, ctx.start_xy, ctx.start_yaw)
+        fk = self.fk(qpos)
+        f = feats.shape[1]
+        time = ctx.t0[:, None] + jnp.arange(f) / self.fps
+        return MotionView(qpos, feats, fk.body_pos, fk.body_rot, time, ctx.valid[:, :f], ctx.origin, self.fps)
+
+    def costs(self, x: jax.Array, args: GuideArgs) -> jax.Array:
+        """Each cost ``(B, C)`` of latents ``x (B, N, d)``."""
+        views = self.views(x, args.ctx)
+        costs = jax.tree.map(jnp.asarray, args.costs)  # numpy targets index like traced ones
+        return jax.vmap(lambda v: jnp.stack([c(v) for c in costs]))(views)
+
+    def cost(self, x: jax.Array, args: GuideArgs) -> jax.Array:
+        """Total cost ``(B,)`` of latents ``x (B, N, d)``."""
+        return self.costs(x, args).sum(-1)
+
+    def _descend(self, x: jax.Array, args: GuideArgs, steps: int) -> jax.Array:
+        eta, cap = self.config.step, self.config.max_step
+        c = len(args.costs)
+
+        def one(_, x):
+            if c == 1:  # samples are independent: the gradient of the sum is every sample's own
+                def total(x):
+                    per = self.costs(x, args)
+                    return per.sum(), per
+
+                (_, per), g = jax.value_and_grad(total, has_aux=True)(x)
+                g = g[None]
+            else:  # one backward pass per cost (batched), for one Polyak step per cost
+                per, vjp = jax.vjp(lambda x: self.costs(x, args), x)  # (B, C)
+                (g,) = jax.vmap(vjp)(jnp.eye(c, dtype=per.dtype)[:, None, :].repeat(per.shape[0], 1))  # (C, B, N, d)
+            g2 = jnp.sum(g * g, axis=(2, 3))  # (C, B)
+            w = jnp.stack([jnp.asarray(c.weight, per.dtype) for c in args.costs])[:, None]  # J/|g|² g ignores scale
+            dx = jnp.sum((w * eta * per.T / (g2 + 1e-12))[..., None, None] * g, axis=0)
+            rms = jnp.sqrt(jnp.mean(dx * dx, axis=(1, 2)) + 1e-20)
+            return x - dx * jnp.minimum(1.0, cap / rms)[:, None, None]
+
+        # Unrolled: on CPU a rolled loop of these small steps costs twice the steps themselves.
+        return jax.lax.fori_loop(0, steps, one, x, unroll=min(steps, 2) or 1)
+
+    def cond_fn(self, x0: jax.Array, t: jax.Array, args: GuideArgs) -> jax.Array:
+        """The sampler hook: the change to subtract from ``x0 (B, N, d)`` at timestep ``t``."""
+        if not args.costs:
+            return jnp.zeros_like(x0)
+        # A real branch (not a select), so skipped steps cost nothing.
+        return jax.lax.cond(t <= self.t_max, lambda: x0 - self._descend(x0, args, self.config.iterations),
+                            lambda: jnp.zeros_like(x0))
+
+    @functools.cached_property
+    def _refine(self):
+        return jax.jit(lambda x, args: self._descend(x, args, self.config.refine_steps))
+
+    def refine(self, x: jax.Array, args: GuideArgs) -> jax.Array:
+        """Latents ``x (B, N, d)`` after ``refine_steps`` more steps on the whole motion."""
+        if not args.costs or self.config.refine_steps <= 0:
+            return x
+        return self._refine(x, args)
+
+
+def as_costs(guidance: Cost | Sequence[Cost] | None) -> tuple:
+    """A tuple of costs from one cost, a list, or ``None``."""
+    if guidance is None:
+        return ()
+    if not isinstance(guidance, (list, tuple)):
+        guidance = [guidance]
+    for c in guidance:
+        if not callable(c) or not hasattr(c, "evaluate"):
+            raise TypeError(f"not a guidance cost: {c!r} (use motionfm.guidance.Keyframes, Joystick, Waypoints, Obstacles, ...)")
+    return tuple(guidance)
