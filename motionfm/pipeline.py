@@ -71,9 +71,11 @@ class MotionPipeline:
     @functools.lru_cache(maxsize=4)
     def guide(self, config: GuidanceConfig = GuidanceConfig()) -> Guide:
         """The :class:`~motionfm.guidance.Guide` of this tokenizer and latent scaling (cached per config)."""
-        stats, tok = self.diffusion.stats, self.tokenizer
-        return Guide(lambda x: tok.decode_latents(stats.denormalize(x)), self.fps, config,
-                     self.diffusion.scheduler.num_train_timesteps)
+        return Guide(self._decode_features, self.fps, config, self.diffusion.scheduler.num_train_timesteps)
+
+    def _decode_features(self, latents: jax.Array) -> jax.Array:
+        """Unnormalised features ``(B, N*stride, 67)`` of normalised latents ``(B, N, d)`` (differentiable)."""
+        return self.tokenizer.decode_latents(self.diffusion.stats.denormalize(latents))
 
     def sample_latents(
         self,
@@ -162,9 +164,7 @@ class MotionPipeline:
         """Context of a pass starting at motion frame ``first`` (world pose from ``track``, or the origin)."""
         s = track.shape[0]
         if first < track.shape[1]:
-            q = track[:, first]
-            w, x, y, z = q[:, 3], q[:, 4], q[:, 5], q[:, 6]
-            xy, yaw = q[:, :2], np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))  # heading of the x-axis
+            xy, yaw = _start_poses(jnp.asarray(track[:, first : first + 1]))
         else:
             xy, yaw = np.zeros((s, 2)), np.zeros(s)
         f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
@@ -253,7 +253,7 @@ class MotionPipeline:
     @functools.cached_property
     def _decode_qpos(self):
         def dec(latents, xy, yaw):
-            feats = self.tokenizer.decode_latents(self.diffusion.stats.denormalize(latents))
+            feats = self._decode_features(latents)
             return jax.vmap(lambda f: features_to_qpos(f, self.fps, xy, yaw))(feats)
 
         return jax.jit(dec)
@@ -268,6 +268,10 @@ class MotionPipeline:
         pos = rz.apply(m.root_pos - [*m.root_pos[0, :2], 0.0]) + [*h.root_pos[-1, :2], 0.0]
         quat = (rz * Rotation.from_quat(m.root_quat[:, [1, 2, 3, 0]])).as_quat()[:, [3, 0, 1, 2]]
         return m.replace(root_pos=pos, root_quat=quat)
+
+
+_start_poses = jax.jit(jax.vmap(start_pose))
+"""``(xy (S, 2), yaw (S,))`` of clips ``(S, T, 36)`` (jitted: called once per chunk)."""
 
 
 def load_pretrained(

@@ -23,19 +23,17 @@ from flax import struct
 from motionfm.guidance.sdf import Scene, relaxed_log_barrier
 from motionfm.motion import Motion
 from motionfm.robot import (
-    FOOT_BODIES,
-    FOOT_SOLE_POINTS,
     G1_BODY_NAMES,
     G1_JOINT_NAMES,
     NUM_BODIES,
     NUM_JOINTS,
+    FKResult,
     collision_spheres,
     fk_mujoco,
+    foot_points,
     load_g1,
 )
 from motionfm.tokenizer import FEATURE_SLICES
-
-_FOOT_INDEX = np.array([G1_BODY_NAMES.index(b) for b in FOOT_BODIES])
 
 
 @struct.dataclass
@@ -86,12 +84,6 @@ def _smooth(x: jax.Array, valid: jax.Array, frames: int) -> jax.Array:
     num = jax.vmap(lambda c: jnp.convolve(c * valid, k, mode="same"), 1, 1)(x)
     den = jnp.convolve(valid, k, mode="same")[:, None]
     return num / jnp.maximum(den, 1e-3)
-
-
-def _smooth_np(x: np.ndarray, frames: int) -> np.ndarray:
-    k = np.ones(frames) / frames
-    num = np.stack([np.convolve(c, k, mode="same") for c in x.T], 1)
-    return num / np.convolve(np.ones(len(x)), k, mode="same")[:, None]
 
 
 def _heading_velocity(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
@@ -284,7 +276,7 @@ class Joystick:
         ``mean_vx``, ``mean_vy``, ``mean_yaw_rate`` of the motion."""
         vh, w = _heading_velocity(motion)
         frames = max(1, int(round(self.window * motion.fps)))
-        v = _smooth_np(np.concatenate([vh, w[:, None]], 1), frames)
+        v = np.asarray(_smooth(jnp.asarray(np.concatenate([vh, w[:, None]], 1)), jnp.ones(motion.num_frames), frames))
         cmd = self.command(np.arange(motion.num_frames) / motion.fps)
         err = np.linalg.norm(v[:, :2] - cmd[:, :2], axis=1)
         speed = np.linalg.norm(cmd[:, :2], axis=1).mean()
@@ -396,14 +388,13 @@ class Obstacles:
 
 # ------------------------------------------------------------------------------------ regularisers
 def _sole_points(body_pos: jax.Array, body_rot: jax.Array) -> jax.Array:
-    xp = jnp if isinstance(body_pos, jax.Array) else np
-    return body_pos[..., _FOOT_INDEX, None, :] + xp.einsum("...fij,pj->...fpi", body_rot[..., _FOOT_INDEX, :, :],
-                                                          xp.asarray(FOOT_SOLE_POINTS, body_pos.dtype))
+    """``(..., 2, 4, 3)`` sole points (numpy in, numpy out), via :func:`~motionfm.robot.foot_points`."""
+    return foot_points(FKResult(body_pos, None, body_rot), load_g1())
 
 
 @struct.dataclass
 class GroundPenetration:
-    """Sole points (and every collision sphere) above the ground: ``relu(-z)²``, in cm²."""
+    """Sole points above the ground: ``relu(-z)²``, in cm²."""
 
     weight: float = 1.0
 
