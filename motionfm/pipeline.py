@@ -40,12 +40,15 @@ class MotionPipeline:
         diffusion: the latent denoiser.
         text_encoder: MiniLM sentence embeddings.
         history_tokens: latents carried over between chunks of a long motion.
+        cfg_interval: noise levels where classifier-free guidance applies (see
+            :class:`~motionfm.diffusion.SamplerConfig`; ``None``: every step).
     """
 
     tokenizer: Tokenizer
     diffusion: LatentDiffusion
     text_encoder: TextEncoder
     history_tokens: int = 8
+    cfg_interval: tuple[float, float] | None = (0.5, 2.5)
 
     @property
     def fps(self) -> float:
@@ -58,8 +61,9 @@ class MotionPipeline:
         return self.diffusion.window // self.tokenizer.config.stride
 
     @functools.lru_cache(maxsize=8)
-    def _sampler(self, num_steps: int, guidance_scale: float, cond_fn: CondFn | None = None):
-        return make_sampler(self.diffusion.model, self.diffusion.scheduler, SamplerConfig(num_steps, guidance_scale), cond_fn)
+    def _sampler(self, num_steps: int, guidance_scale: float, cond_fn: CondFn | None = None, cond_max_timestep: float | None = None):
+        config = SamplerConfig(num_steps, guidance_scale, cfg_interval=self.cfg_interval, cond_max_timestep=cond_max_timestep)
+        return make_sampler(self.diffusion.model, self.diffusion.scheduler, config, cond_fn)
 
     def encode_history(self, motion: Motion) -> np.ndarray:
         """Normalised latents ``(N, d)`` of a motion to continue from."""
@@ -113,7 +117,10 @@ class MotionPipeline:
         if costs and cond_fn is not None:
             raise ValueError("pass either guidance costs or a raw cond_fn, not both")
         guide = self.guide(guidance_config) if costs else None
-        sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn if guide else cond_fn)
+        if guide is not None:
+            sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn, guide.max_timestep)
+        else:
+            sampler = self._sampler(num_steps, float(guidance_scale), cond_fn)
         if text is not None:
             emb = jnp.asarray(self.text_encoder.encode([text]), jnp.float32)
             emb, text_valid = jnp.repeat(emb, num_samples, 0), jnp.ones(num_samples, bool)
@@ -133,12 +140,15 @@ class MotionPipeline:
         while out.shape[1] < given + num_tokens:
             keep = min(out.shape[1], self.history_tokens, n // 2)  # a chunk must always add new tokens
             todo = min(n - keep, given + num_tokens - out.shape[1])
-            obs = np.zeros((num_samples, n, d), np.float32)
-            obs_mask = np.zeros((num_samples, n), bool)
+            # An unguided last chunk is sampled at its own length (less compute than padding it);
+            # guided chunks keep one shape, as the guided graph is the expensive one to compile.
+            size = n if guide is not None else keep + todo
+            obs = np.zeros((num_samples, size, d), np.float32)
+            obs_mask = np.zeros((num_samples, size), bool)
             if keep:
                 obs[:, :keep] = out[:, -keep:]
                 obs_mask[:, :keep] = True
-            token_mask = np.arange(n)[None].repeat(num_samples, 0) < keep + todo
+            token_mask = np.arange(size)[None].repeat(num_samples, 0) < keep + todo
             key, k = jax.random.split(key)
             args = None
             if guide is not None:

@@ -13,7 +13,7 @@ import pytest
 from motionfm import Motion
 from motionfm.diffusion import (
     Denoiser, DenoiserConfig, LatentDiffusion, SamplerConfig, SchedulerConfig, create_state, load_diffusion, make_sampler,
-    save_diffusion, set_timesteps,
+    cfg_steps, save_diffusion, set_timesteps,
 )
 from motionfm.diffusion.scheduler import add_noise, predict_x0_eps, step, training_target
 from motionfm.diffusion.train import DiffusionTrainConfig, caption_indices, train
@@ -80,6 +80,31 @@ def test_sampler_keeps_observations_and_is_seeded():
     seen = []
     guided = make_sampler(model, SchedulerConfig(), SamplerConfig(num_steps=4), cond_fn=lambda x0, t, args: seen.append(1) or 0.1 * x0)
     assert not np.allclose(guided(params, jax.random.PRNGKey(5), *args), sampler(params, jax.random.PRNGKey(5), *args)) and seen
+
+
+def test_cfg_interval_and_guidance_schedule():
+    model = Denoiser(DEN)
+    n, d = 8, DEN.latent_dim
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, n, d)), jnp.zeros(1, jnp.int32), jnp.zeros((1, 384)),
+                        jnp.ones(1, bool), jnp.zeros((1, n, d)), jnp.zeros((1, n), bool), jnp.ones((1, n), bool))["params"]
+    params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(3), p.shape), params)
+    sched = SchedulerConfig()
+    steps = cfg_steps(sched, SamplerConfig(num_steps=20, cfg_interval=(0.5, 2.5)))
+    assert steps.tolist() == [False] * 5 + [True] * 10 + [False] * 5  # sigma 2.43 ... 0.52 on the cosine schedule
+    assert cfg_steps(sched, SamplerConfig(num_steps=20)).all()
+    args = (jnp.ones((2, 384)) / 20, jnp.array([True, True]), jnp.zeros((2, n, d)), jnp.zeros((2, n), bool), jnp.ones((2, n), bool))
+    run = lambda cfg, fn=None: np.asarray(make_sampler(model, sched, cfg, fn)(params, jax.random.PRNGKey(5), *args))  # noqa: E731
+    # CFG nowhere in the interval is the conditional model alone (w = 1); somewhere, it changes the sample.
+    cond_only = run(SamplerConfig(num_steps=6, guidance_scale=1.0))
+    np.testing.assert_allclose(run(SamplerConfig(num_steps=6, guidance_scale=3.0, cfg_interval=(1e6, 1e7))), cond_only, atol=1e-6)
+    assert not np.allclose(run(SamplerConfig(num_steps=6, guidance_scale=3.0, cfg_interval=(0.5, 2.5))), cond_only, atol=1e-3)
+    # cond_fn is applied at the steps at or below cond_max_timestep only: a constant shift per call shows how many.
+    shift = lambda x0, t, a: -0.01 * jnp.ones_like(x0)  # noqa: E731
+    base = run(SamplerConfig(num_steps=6, guidance_scale=1.0, cond_max_timestep=-1), shift)
+    np.testing.assert_allclose(base, cond_only, atol=1e-6)
+    late = run(SamplerConfig(num_steps=6, guidance_scale=1.0, cond_max_timestep=500), shift)
+    every = run(SamplerConfig(num_steps=6, guidance_scale=1.0), shift)
+    assert 0 < np.abs(late - cond_only).mean() < np.abs(every - cond_only).mean()
 
 
 def test_caption_indices_pick_known_captions():

@@ -50,8 +50,8 @@ def test_jax_fk_matches_mujoco_on_real_motion(data_dir):
     quat = rng.normal(size=(64, 4))
     rand[:, 3:7] = quat / np.linalg.norm(quat, axis=1, keepdims=True)
     rand[:, 7:] = rng.uniform(*load_g1().joint_limits.T, (64, 29))
-    for q in (qpos, rand):
-        got, ref = default_fk()(q), fk_mujoco(q)
+    for q, backend in ((qpos, "tree"), (rand, "tree"), (qpos, "mjx")):
+        got, ref = make_fk(backend=backend)(q), fk_mujoco(q)
         np.testing.assert_allclose(np.asarray(got.body_pos), ref.body_pos, atol=1e-5)
         dot = np.abs(np.sum(np.asarray(got.body_quat) * ref.body_quat, -1))
         np.testing.assert_allclose(dot, 1.0, atol=1e-5)

@@ -59,6 +59,21 @@ def test_quantizer_contract(quantizer):
     assert float(out.usage.sum()) == 20 * (3 if isinstance(quantizer, ResidualVQ) else 1)
 
 
+@pytest.mark.parametrize("kernel,dilation", [(3, 1), (3, 9), (1, 1)])
+def test_matmul_conv_is_flax_conv(kernel, dilation):
+    from flax import linen as nn
+
+    from motionfm.tokenizer.model import Conv
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 20, 6))
+    ref = nn.Conv(5, (kernel,), kernel_dilation=(dilation,), padding="SAME")
+    v = ref.init(jax.random.PRNGKey(1), x)
+    v = jax.tree.map(lambda p: p + 0.1, v)  # non-zero bias too
+    mine = Conv(5, (kernel,), kernel_dilation=(dilation,))
+    assert jax.tree.map(jnp.shape, mine.init(jax.random.PRNGKey(1), x)) == jax.tree.map(jnp.shape, v)  # checkpoints load
+    np.testing.assert_allclose(mine.apply(v, x), ref.apply(v, x), atol=1e-5)
+
+
 def test_ema_codebook_learns_and_resets_dead_codes():
     vq = VectorQuantizer(16, 2, decay=0.5, dead_threshold=0.5)
     centres = jnp.array([[3.0, 3.0], [-3.0, 3.0], [0.0, -3.0]])

@@ -2,7 +2,8 @@
 
 One :func:`make_sampler` call builds a jit-compiled ``lax.scan`` over the inference steps. At every
 step the model's output is combined as ``u + w (c - u)`` (classifier-free guidance, both halves in
-one batch), turned into a predicted clean sample ``x0``, optionally corrected by ``cond_fn``
+one batch; only at noise levels inside ``cfg_interval``, elsewhere the conditional branch alone, which
+costs half), turned into a predicted clean sample ``x0``, optionally corrected by ``cond_fn``
 (guided-diffusion's hook, here ``cond_fn(x0, t, cond_args) -> delta``: a correction to subtract,
 e.g. scaled cost gradients of the decoded motion w.r.t. the normalised latents; ``cond_args`` is
 any pytree passed to the sampler, so new guidance targets don't recompile), then observed
@@ -12,10 +13,12 @@ positions are re-imposed (inpainting/continuation) and DDIM steps to the next no
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from motionfm.diffusion.model import Denoiser
 from motionfm.diffusion.scheduler import SchedulerConfig, create_state, predict_x0_eps, set_timesteps, step
@@ -32,11 +35,31 @@ class SamplerConfig:
         num_steps: DDIM steps (20 by default).
         guidance_scale: classifier-free guidance weight ``w`` (1 = conditional only).
         eta: DDIM stochasticity (0 = deterministic).
+        cfg_interval: ``(lo, hi)`` noise levels ``sigma = sqrt((1 - a_t) / a_t)`` where classifier-free
+            guidance is applied; steps outside it run the conditional model only (one pass instead of
+            two). Guidance at the highest noise levels mostly narrows diversity and at the lowest does
+            little (Kynkaenniemi et al. 2024, "Applying guidance in a limited interval"); ``None``
+            guides every step.
+        cond_max_timestep: ``cond_fn`` runs only at steps with ``t <= cond_max_timestep`` (``None``:
+            every step). Static, so skipped steps carry no branch at all.
     """
 
     num_steps: int = 20
     guidance_scale: float = 2.5
     eta: float = 0.0
+    cfg_interval: tuple[float, float] | None = None
+    cond_max_timestep: float | None = None
+
+
+def cfg_steps(scheduler: SchedulerConfig, config: SamplerConfig) -> np.ndarray:
+    """``(num_steps,)`` bool: the inference steps that use classifier-free guidance."""
+    state = set_timesteps(create_state(scheduler), config.num_steps)
+    a = np.asarray(state.alphas_cumprod)[np.asarray(state.timesteps)]
+    sigma = np.sqrt((1 - a) / a)
+    if config.cfg_interval is None:
+        return np.ones(config.num_steps, bool)
+    lo, hi = config.cfg_interval
+    return (sigma >= lo) & (sigma <= hi)
 
 
 def make_sampler(
@@ -52,6 +75,16 @@ def make_sampler(
     state = set_timesteps(create_state(scheduler), config.num_steps)
     pred = scheduler.prediction_type
     w = config.guidance_scale
+    use_cfg = cfg_steps(scheduler, config) & (w != 1.0)
+    ts = np.asarray(state.timesteps)
+    use_cond = np.full(config.num_steps, cond_fn is not None)
+    if config.cond_max_timestep is not None:
+        use_cond &= ts <= config.cond_max_timestep
+    # Consecutive steps with the same flags form one lax.scan each (no per-step lax.cond, which
+    # costs more on CPU than a small step itself).
+    flags = np.stack([use_cfg, use_cond], 1)
+    cuts = [0, *(np.flatnonzero(np.any(np.diff(flags, axis=0), axis=1)) + 1), config.num_steps]
+    segments = [(int(a), int(b), bool(use_cfg[a]), bool(use_cond[a])) for a, b in zip(cuts[:-1], cuts[1:])]
 
     def sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None):
         b = obs.shape[0]
@@ -59,18 +92,23 @@ def make_sampler(
         x = jax.random.normal(k0, obs.shape, obs.dtype)
         m = obs_mask[..., None].astype(obs.dtype)
 
-        def body(carry, i):
-            x, key = carry
-            t = state.timesteps[i]
-            tt = jnp.full((2 * b,), t)
+        def cfg(x, t):  # conditional and unconditional halves in one batch
             out = model.apply(
-                {"params": params}, jnp.concatenate([x, x]), tt, jnp.concatenate([text, text]),
+                {"params": params}, jnp.concatenate([x, x]), jnp.full((2 * b,), t), jnp.concatenate([text, text]),
                 jnp.concatenate([text_valid, jnp.zeros_like(text_valid)]), jnp.concatenate([obs, obs]),
                 jnp.concatenate([obs_mask, obs_mask]), jnp.concatenate([token_mask, token_mask]),
             )
-            out = out[b:] + w * (out[:b] - out[b:])
+            return out[b:] + w * (out[:b] - out[b:])
+
+        def conditional(x, t):
+            return model.apply({"params": params}, x, jnp.full((b,), t), text, text_valid, obs, obs_mask, token_mask)
+
+        def body(carry, i, guided, steered):
+            x, key = carry
+            t = state.timesteps[i]
+            out = cfg(x, t) if guided else conditional(x, t)
             x0, eps = predict_x0_eps(state, out, x, t, pred)
-            if cond_fn is not None:
+            if steered:
                 x0 = x0 - cond_fn(x0, t, cond_args)
             x0 = m * obs + (1 - m) * x0
             a = state.alphas_cumprod[t]
@@ -79,7 +117,8 @@ def make_sampler(
             x = step(state, x0, eps, i, config.eta, k)
             return (x, key), None
 
-        (x, _), _ = jax.lax.scan(body, (x, key), jnp.arange(config.num_steps))
+        for start, stop, guided, steered in segments:
+            (x, key), _ = jax.lax.scan(functools.partial(body, guided=guided, steered=steered), (x, key), jnp.arange(start, stop))
         return m * obs + (1 - m) * x
 
     return jax.jit(sample)

@@ -92,7 +92,8 @@ class Guide:
         self.decode = decode
         self.fps = float(fps)
         self.config = config
-        self.t_max = (1.0 - config.skip_first) * num_train_timesteps
+        self.max_timestep = (1.0 - config.skip_first) * num_train_timesteps
+        """Pass as :class:`~motionfm.diffusion.SamplerConfig`'s ``cond_max_timestep`` (``skip_first``)."""
         self.fk = default_fk()
 
     def views(self, x: jax.Array, ctx: PassContext) -> MotionView:
@@ -119,32 +120,27 @@ class Guide:
         c = len(args.costs)
 
         def one(_, x):
-            if c == 1:  # samples are independent: the gradient of the sum is every sample's own
-                def total(x):
-                    per = self.costs(x, args)
-                    return per.sum(), per
-
-                (_, per), g = jax.value_and_grad(total, has_aux=True)(x)
-                g = g[None]
-            else:  # one backward pass per cost (batched), for one Polyak step per cost
-                per, vjp = jax.vjp(lambda x: self.costs(x, args), x)  # (B, C)
-                (g,) = jax.vmap(vjp)(jnp.eye(c, dtype=per.dtype)[:, None, :].repeat(per.shape[0], 1))  # (C, B, N, d)
+            # One backward pass per cost (batched over costs), for one Polyak step per cost;
+            # samples are independent, so each sample's gradient is its own cost's.
+            per, vjp = jax.vjp(lambda x: self.costs(x, args), x)  # (B, C)
+            (g,) = jax.vmap(vjp)(jnp.eye(c, dtype=per.dtype)[:, None, :].repeat(per.shape[0], 1))  # (C, B, N, d)
             g2 = jnp.sum(g * g, axis=(2, 3))  # (C, B)
             w = jnp.stack([jnp.asarray(c.weight, per.dtype) for c in args.costs])[:, None]  # J/|g|² g ignores scale
             dx = jnp.sum((w * eta * per.T / (g2 + 1e-12))[..., None, None] * g, axis=0)
             rms = jnp.sqrt(jnp.mean(dx * dx, axis=(1, 2)) + 1e-20)
             return x - dx * jnp.minimum(1.0, cap / rms)[:, None, None]
 
-        # Unrolled: on CPU a rolled loop of these small steps costs twice the steps themselves.
-        return jax.lax.fori_loop(0, steps, one, x, unroll=min(steps, 2) or 1)
+        return one(0, x) if steps == 1 else jax.lax.fori_loop(0, steps, one, x)
 
     def cond_fn(self, x0: jax.Array, t: jax.Array, args: GuideArgs) -> jax.Array:
-        """The sampler hook: the change to subtract from ``x0 (B, N, d)`` at timestep ``t``."""
+        """The sampler hook: the change to subtract from ``x0 (B, N, d)`` at timestep ``t``.
+
+        The sampler decides at which steps to call it (``cond_max_timestep=self.max_timestep``
+        leaves the first ``skip_first`` of the steps unguided).
+        """
         if not args.costs:
             return jnp.zeros_like(x0)
-        # A real branch (not a select), so skipped steps cost nothing.
-        return jax.lax.cond(t <= self.t_max, lambda: x0 - self._descend(x0, args, self.config.iterations),
-                            lambda: jnp.zeros_like(x0))
+        return x0 - self._descend(x0, args, self.config.iterations)
 
     @functools.cached_property
     def _refine(self):
