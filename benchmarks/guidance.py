@@ -5,7 +5,7 @@
 All figures are kinematic (the sampled motion, before any tracking), text "a person walks forward",
 6 s motions, the shipped checkpoints and the default ``GuidanceConfig``:
 
-- time: one 6 s sample (after compile, median of 3) unguided and with each kind of goal; ratio.
+- time: one 6 s sample (after compile, median of 7) unguided and with each kind of goal; ratio.
 - joystick: planar velocity error (% of the commanded speed, ``window``-averaged heading-frame
   velocity) per command over ``--seeds`` seeds.
 - keyframes: root-path keyframes at 2 s and 4 s; a full pose from a real walking clip at 3 s
@@ -60,7 +60,7 @@ def scene_on_path(m: Motion, rng: np.random.Generator, kind: int) -> Obstacles:
     return Obstacles.create(spheres=[sph], boxes=[box], cylinders=[cyl])
 
 
-def timed(fn, repeats: int = 3) -> tuple[float, float]:
+def timed(fn, repeats: int = 7) -> tuple[float, float]:
     """``(first call s, median of repeats ms)``."""
     t = time.perf_counter()
     fn(0)

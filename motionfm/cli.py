@@ -212,16 +212,18 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     import numpy as np
 
     from motionfm.data import G1MotionConfig, build_sources, scan_corpus
-    from motionfm.diffusion import DenoiserConfig, LatentDiffusion, SchedulerConfig, save_diffusion
-    from motionfm.diffusion.train import DiffusionTrainConfig, train
+    from motionfm.diffusion import LatentDiffusion, SchedulerConfig, save_diffusion
+    from motionfm.diffusion.train import load_config, train
     from motionfm.pipeline import tokenizer_fingerprint
     from motionfm.text import embed_captions
     from motionfm.tokenizer import load_tokenizer
 
+    model_cfg, tc = load_config(args.config)  # a bad config fails before anything loads
     tok = load_tokenizer(args.tokenizer)
-    tc = DiffusionTrainConfig()
     tc = dataclasses.replace(tc, **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed)) if v is not None})
-    cfg = DenoiserConfig(latent_dim=tok.config.latent_dim, width=args.width, depth=args.depth, max_tokens=max(64, tc.window // tok.config.stride))
+    model_cfg = dataclasses.replace(model_cfg, **{k: v for k, v in (("width", args.width), ("depth", args.depth)) if v is not None})
+    cfg = dataclasses.replace(model_cfg, latent_dim=tok.config.latent_dim,
+                              max_tokens=max(model_cfg.max_tokens, tc.window // tok.config.stride))
     sched = SchedulerConfig(prediction_type=args.prediction)
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
@@ -361,8 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tokenizer", help="tokenizer checkpoint (default: the shipped one)")
     t.add_argument("--out", default="runs/diffusion", help="run folder; resumed if present")
     t.add_argument("--export", help="write the trained diffusion checkpoint here (e.g. checkpoints/diffusion)")
-    t.add_argument("--width", type=int, default=256)
-    t.add_argument("--depth", type=int, default=4)
+    t.add_argument("--config", default="small", help="preset (small: CPU, the shipped model; large: GPU) or a JSON file")
+    t.add_argument("--width", type=int, help="override the preset's transformer width")
+    t.add_argument("--depth", type=int, help="override the preset's transformer depth")
     t.add_argument("--prediction", choices=["epsilon", "sample", "v_prediction"], default="v_prediction")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)

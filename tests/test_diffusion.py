@@ -107,6 +107,27 @@ def test_cfg_interval_and_guidance_schedule():
     assert 0 < np.abs(late - cond_only).mean() < np.abs(every - cond_only).mean()
 
 
+def test_config_presets_and_files(tmp_path):
+    from motionfm.diffusion.train import PRESETS, load_config
+
+    model, tc = load_config("small")
+    assert (model.width, model.depth, model.max_tokens, tc.window) == (256, 4, 64, 128)  # the shipped model's recipe
+    assert load_config("large")[0].width > model.width and PRESETS["large"][1].window // 4 <= PRESETS["large"][0].max_tokens
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"model": {"depth": 2}, "train": {"steps": 10}}))
+    m2, t2 = load_config(str(f))
+    assert (m2.depth, m2.width, t2.steps, t2.batch_size) == (2, 256, 10, tc.batch_size)
+    f.write_text(json.dumps({"model": {"colour": "red"}}))
+    with pytest.raises(ValueError, match="cfg.json"):
+        load_config(str(f))
+    with pytest.raises(FileNotFoundError, match="neither a preset"):
+        load_config("huge")
+    from motionfm.cli import main
+
+    assert main(["train", "diffusion", "--config", "huge", "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
+
+
 def test_caption_indices_pick_known_captions():
     rng = np.random.default_rng(0)
     caps = np.empty(3, object)

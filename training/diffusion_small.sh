@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 DATA="${MOTIONFM_DATA:-../shared/data/g1-open-motion}"
 CMU="${CMU_BVH:-../shared/data/cmu-locomotion-bvh}"
 [ -f runs/data/cmu_g1/clips.jsonl ] || .venv/bin/motionfm retarget "$CMU" --out runs/data/cmu_g1
-.venv/bin/motionfm train diffusion --data "$DATA" runs/data/cmu_g1 --tokenizer checkpoints/tokenizer \
+.venv/bin/motionfm train diffusion --config small --data "$DATA" runs/data/cmu_g1 --tokenizer checkpoints/tokenizer \
     --steps "${STEPS:-6000}" --out runs/diffusion_small --export checkpoints/diffusion

@@ -65,6 +65,31 @@ class DiffusionTrainConfig:
     ckpt_every: int = 500
 
 
+PRESETS: dict[str, tuple[DenoiserConfig, DiffusionTrainConfig]] = {
+    "small": (DenoiserConfig(width=256, depth=4, heads=4, max_tokens=64), DiffusionTrainConfig()),
+    "large": (DenoiserConfig(width=512, depth=8, heads=8, max_tokens=128),
+              DiffusionTrainConfig(steps=200_000, batch_size=256, lr=2e-4, warmup_steps=2000, window=256, ckpt_every=5000)),
+}
+"""Named (denoiser, training) configurations: ``small`` trains on 2 CPU cores in about half an hour
+(the shipped model); ``large`` is for GPUs and LAFAN1/AMASS-size corpora (10 s windows)."""
+
+
+def load_config(name_or_path: str) -> tuple[DenoiserConfig, DiffusionTrainConfig]:
+    """A preset by name, or a JSON file ``{"model": {...DenoiserConfig}, "train": {...DiffusionTrainConfig}}``
+    (missing fields keep the ``small`` preset's values)."""
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path]
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name_or_path}: neither a preset ({', '.join(PRESETS)}) nor a config file")
+    try:
+        d = json.loads(path.read_text())
+        model, train_cfg = PRESETS["small"]
+        return dataclasses.replace(model, **d.get("model", {})), dataclasses.replace(train_cfg, **d.get("train", {}))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise ValueError(f"{path}: not a diffusion config ({e})") from e
+
+
 @struct.dataclass
 class DiffusionState:
     """Everything a step changes."""
