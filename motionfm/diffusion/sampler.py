@@ -53,11 +53,11 @@ class SamplerConfig:
 
 def cfg_steps(scheduler: SchedulerConfig, config: SamplerConfig) -> np.ndarray:
     """``(num_steps,)`` bool: the inference steps that use classifier-free guidance."""
+    if config.cfg_interval is None:
+        return np.ones(config.num_steps, bool)
     state = set_timesteps(create_state(scheduler), config.num_steps)
     a = np.asarray(state.alphas_cumprod)[np.asarray(state.timesteps)]
     sigma = np.sqrt((1 - a) / a)
-    if config.cfg_interval is None:
-        return np.ones(config.num_steps, bool)
     lo, hi = config.cfg_interval
     return (sigma >= lo) & (sigma <= hi)
 

@@ -1,7 +1,7 @@
 """The guide: turns a list of costs into the sampler's ``cond_fn`` hook and a final refinement.
 
 At every denoising step the sampler predicts the clean latents ``x0``; the guide decodes them
-(tokenizer decoder → features → world ``qpos`` integrated from the pass's start pose → MJX forward
+(tokenizer decoder → features → world ``qpos`` integrated from the pass's start pose → forward
 kinematics), evaluates the summed costs per sample, and moves ``x0`` down their gradient. The step
 is Polyak's, ``eta * J / |∇J|² * ∇J`` for each cost ``J`` (summed over costs): every cost is
 ``>= 0`` with 0 at the goal, so this step is what would reach the goal if the cost were linear,

@@ -61,20 +61,26 @@ def make_fk(robot: RobotModel | None = None, backend: str = "tree") -> Callable[
     """
     robot = robot or load_g1()
     if backend == "tree":
-        single_tree = _tree_fk(robot)
-
-        @jax.jit
-        def fk_tree(qpos: jax.Array) -> FKResult:
-            qpos = jnp.asarray(qpos, jnp.float32)
-            if qpos.shape[-1] != QPOS_DIM:
-                raise ValueError(f"qpos must end in {QPOS_DIM} values, got shape {qpos.shape}")
-            lead = qpos.shape[:-1]
-            out = single_tree(qpos.reshape(-1, QPOS_DIM))
-            return jax.tree.map(lambda x: x.reshape(lead + x.shape[1:]), out)
-
-        return fk_tree
-    if backend != "mjx":
+        flat = _tree_fk(robot)
+    elif backend == "mjx":
+        flat = _mjx_fk(robot)
+    else:
         raise ValueError(f"unknown FK backend {backend!r} (use 'tree' or 'mjx')")
+
+    @jax.jit
+    def fk(qpos: jax.Array) -> FKResult:
+        qpos = jnp.asarray(qpos, jnp.float32)
+        if qpos.shape[-1] != QPOS_DIM:
+            raise ValueError(f"qpos must end in {QPOS_DIM} values, got shape {qpos.shape}")
+        lead = qpos.shape[:-1]
+        out = flat(qpos.reshape(-1, QPOS_DIM))
+        return jax.tree.map(lambda x: x.reshape(lead + x.shape[1:]), out)
+
+    return fk
+
+
+def _mjx_fk(robot: RobotModel) -> Callable[[jax.Array], FKResult]:
+    """``qpos (N, 36) -> FKResult`` by ``mjx.kinematics`` under ``vmap``."""
     mjx = _mjx()
     mx = mjx.put_model(robot.mj_model)
     data0 = mjx.make_data(mx)
@@ -87,18 +93,7 @@ def make_fk(robot: RobotModel | None = None, backend: str = "tree") -> Callable[
         d = mjx.kinematics(mx, data0.replace(qpos=full))
         return FKResult(d.xpos[bids], d.xquat[bids], d.xmat[bids].reshape(-1, 3, 3))
 
-    batched = jax.vmap(single)
-
-    @jax.jit
-    def fk(qpos: jax.Array) -> FKResult:
-        qpos = jnp.asarray(qpos, jnp.float32)
-        if qpos.shape[-1] != QPOS_DIM:
-            raise ValueError(f"qpos must end in {QPOS_DIM} values, got shape {qpos.shape}")
-        lead = qpos.shape[:-1]
-        out = batched(qpos.reshape(-1, QPOS_DIM))
-        return jax.tree.map(lambda x: x.reshape(lead + x.shape[1:]), out)
-
-    return fk
+    return jax.vmap(single)
 
 
 # ------------------------------------------------------------------ the level-wise tree (backend "tree")

@@ -74,7 +74,6 @@ class Conv(nn.Module):
     features: int
     kernel_size: tuple[int, ...]
     kernel_dilation: tuple[int, ...] = (1,)
-    padding: str = "SAME"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
