@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from motionfm.guidance import (
-    GuidanceFileError, Joystick, Keyframes, MotionView, Obstacles, Scene, Waypoints, load_keyframes, load_scene,
+    GuidanceConfig, GuidanceFileError, Joystick, Keyframes, MotionView, Obstacles, Scene, Waypoints, load_keyframes, load_scene,
     load_waypoints, parse_joystick, relaxed_log_barrier,
 )
 from motionfm.motion import Motion
-from motionfm.robot import G1_BODY_NAMES, collision_spheres, default_fk, fk_mujoco
+from motionfm.guidance.guide import PassContext
+from motionfm.robot import G1_BODY_NAMES, collision_spheres, default_fk, fk_mujoco, load_g1
 from motionfm.tokenizer import qpos_to_features
 
 
@@ -147,9 +148,9 @@ def test_scene_waypoint_keyframe_files_and_their_errors(tmp_path, walk):
 # ----------------------------------------------------------------------------- guided sampling
 @pytest.fixture(scope="module")
 def pipe():
-    from motionfm.pipeline import load_pretrained
+    import motionfm
 
-    return load_pretrained()
+    return motionfm.load_pretrained()  # the README's entry point (lazy: `import motionfm` stays light)
 
 
 @pytest.mark.slow
@@ -169,6 +170,27 @@ def test_joystick_and_obstacle_guidance_reach_their_goals(pipe):
     assert obs.evaluate(free)["collision"] == 1.0
     avoided = pipe.sample(text, seconds=5, seed=3, guidance=[obs])[0]
     assert obs.evaluate(avoided)["min_signed_distance_m"] > 0
+
+
+@pytest.mark.slow
+def test_full_pose_keyframe_within_limits_lbfgs_beats_polyak(pipe, walk):
+    text = "a person walks forward"
+    key = Keyframes.from_motion(walk, [2.0])
+    err = {}
+    for method in ("lbfgs", "polyak"):
+        cfg = GuidanceConfig(refine_method=method)
+        m = pipe.sample(text, seconds=3, seed=1, guidance=[key], guidance_config=cfg)[0]
+        err[method] = key.evaluate(m)["keyframe_error_cm"]
+    assert err["lbfgs"] < 3.0 and err["lbfgs"] < err["polyak"], err
+    # What the costs see is what the user gets: joints inside the G1's limits, even off the data.
+    guide = pipe.guide(GuidanceConfig())
+    x = 4.0 * jax.random.normal(jax.random.PRNGKey(0), (1, 8, pipe.diffusion.config.latent_dim))
+    ctx = PassContext(*(jnp.zeros(s) for s in [(1, 2), (1,), (1,), (1, 32), (1, 2)]))
+    lo, hi = load_g1().joint_limits.T
+    q = np.asarray(guide.views(x, ctx).qpos[0, :, 7:])
+    assert (q >= lo - 1e-6).all() and (q <= hi + 1e-6).all()
+    with pytest.raises(ValueError, match="refine_method"):
+        GuidanceConfig(refine_method="adam")
 
 
 @pytest.mark.slow

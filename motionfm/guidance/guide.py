@@ -8,8 +8,9 @@ is Polyak's, ``eta * J / |∇J|² * ∇J`` for each cost ``J`` (summed over cost
 whatever the units of the cost; a cost's ``weight`` scales its own step. The sum is capped to ``max_step`` latent standard deviations (RMS) so one step never throws the sample off
 the data manifold. The sampler then re-derives the noise from the edited ``x0`` and keeps
 denoising, so the model repairs what the edit broke (guided-diffusion's ``cond_fn``, applied to the
-prediction as in BeyondMimic's planner). After the last step, :meth:`Guide.refine` takes a few more
-steps on the whole motion's latents at once (chunk seams included).
+prediction as in BeyondMimic's planner). After the last step, :meth:`Guide.refine` runs a few
+L-BFGS iterations on the whole motion's latents at once (chunk seams included; least-squares goals
+such as a full-pose keyframe are too badly conditioned for plain gradient steps).
 
 The guide knows the tokenizer's decoder only through a ``decode(x) -> features`` function the
 caller passes in (the pipeline composes the diffusion's latent scaling with
@@ -24,10 +25,11 @@ from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import struct
 
 from motionfm.guidance.costs import Cost, MotionView
-from motionfm.robot import default_fk
+from motionfm.robot import default_fk, load_g1
 from motionfm.tokenizer import features_to_qpos
 
 
@@ -39,15 +41,22 @@ class GuidanceConfig:
         iterations: gradient steps on ``x0`` at each denoising step.
         step: fraction ``eta`` of the Polyak step.
         max_step: cap on one step's RMS change of the normalised latents.
-        refine_steps: steps on the final latents of the whole motion.
+        refine_steps: iterations on the final latents of the whole motion.
         skip_first: fraction of the first denoising steps left unguided (the prediction is still a blur).
+        refine_method: ``"lbfgs"`` (optax L-BFGS on the costs, each divided by its starting value)
+            or ``"polyak"`` (the in-loop Polyak steps, repeated).
     """
 
     iterations: int = 1
     step: float = 1.0
     max_step: float = 1.0
-    refine_steps: int = 15
-    skip_first: float = 0.5
+    refine_steps: int = 12
+    skip_first: float = 0.7
+    refine_method: str = "lbfgs"
+
+    def __post_init__(self):
+        if self.refine_method not in ("lbfgs", "polyak"):
+            raise ValueError(f"refine_method must be 'lbfgs' or 'polyak', got {self.refine_method!r}")
 
 
 @struct.dataclass
@@ -95,11 +104,17 @@ class Guide:
         self.max_timestep = (1.0 - config.skip_first) * num_train_timesteps
         """Pass as :class:`~motionfm.diffusion.SamplerConfig`'s ``cond_max_timestep`` (``skip_first``)."""
         self.fk = default_fk()
+        lo, hi = load_g1().joint_limits.T
+        self._joint_lo, self._joint_hi = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
 
     def views(self, x: jax.Array, ctx: PassContext) -> MotionView:
         """The batched :class:`MotionView` of latents ``x (B, N, d)``."""
         feats = self.decode(x)
         qpos = jax.vmap(lambda f, xy, yaw: features_to_qpos(f, self.fps, xy, yaw))(feats, ctx.start_xy, ctx.start_yaw)
+        # Costs see the motion the user gets: joints clipped to the G1's limits as the pipeline's
+        # output is. Unclipped, a keyframe was "reached" by leaning the waist past its limit, and
+        # the clipped output then missed it by 13 cm; clipped, the gradient has to use other joints.
+        qpos = qpos.at[..., 7:].set(jnp.clip(qpos[..., 7:], self._joint_lo, self._joint_hi))
         fk = self.fk(qpos)
         f = feats.shape[1]
         time = ctx.t0[:, None] + jnp.arange(f) / self.fps
@@ -114,6 +129,36 @@ class Guide:
     def cost(self, x: jax.Array, args: GuideArgs) -> jax.Array:
         """Total cost ``(B,)`` of latents ``x (B, N, d)``."""
         return self.costs(x, args).sum(-1)
+
+    def _lbfgs(self, x: jax.Array, args: GuideArgs, steps: int) -> jax.Array:
+        """``steps`` L-BFGS iterations (optax, zoom line search) per sample on the summed costs.
+
+        Each cost is divided by its value at ``x`` (plus (1 mm)²), so costs in different units
+        start equal and one already met (an obstacle cleared) is expensive to break.
+        """
+        w = jnp.stack([jnp.asarray(c.weight, x.dtype) for c in args.costs])
+        # Backtracking (Armijo) line search that keeps the gradient of the accepted point: one
+        # value-and-gradient per iteration when the first trial is accepted (the zoom search cost more).
+        opt = optax.lbfgs(memory_size=10, linesearch=optax.scale_by_backtracking_linesearch(
+            max_backtracking_steps=15, store_grad=True))
+
+        def run(x1, ctx1):  # one sample: x1 (N, d)
+            one = GuideArgs(args.costs, jax.tree.map(lambda a: a[None], ctx1))
+            per = lambda z: self.costs(z[None], one)[0]  # noqa: E731  (C,)
+            scale = jax.lax.stop_gradient(per(x1)) + 1e-6
+            f = lambda z: jnp.sum(w * per(z) / scale)  # noqa: E731
+            value_and_grad = optax.value_and_grad_from_state(f)
+
+            def body(_, carry):
+                z, state = carry
+                v, g = value_and_grad(z, state=state)
+                u, state = opt.update(g, state, z, value=v, grad=g, value_fn=f)
+                return optax.apply_updates(z, u), state
+
+            z = jax.lax.fori_loop(0, steps, body, (x1, opt.init(x1)))[0]
+            return jnp.where(jnp.all(jnp.isfinite(z)), z, x1)
+
+        return jax.vmap(run)(x, args.ctx)
 
     def _descend(self, x: jax.Array, args: GuideArgs, steps: int) -> jax.Array:
         eta, cap = self.config.step, self.config.max_step
@@ -144,6 +189,8 @@ class Guide:
 
     @functools.cached_property
     def _refine(self):
+        if self.config.refine_method == "lbfgs":
+            return jax.jit(lambda x, args: self._lbfgs(x, args, self.config.refine_steps))
         return jax.jit(lambda x, args: self._descend(x, args, self.config.refine_steps))
 
     def refine(self, x: jax.Array, args: GuideArgs) -> jax.Array:
@@ -163,3 +210,4 @@ def as_costs(guidance: Cost | Sequence[Cost] | None) -> tuple:
         if not callable(c) or not hasattr(c, "evaluate"):
             raise TypeError(f"not a guidance cost: {c!r} (use motionfm.guidance.Keyframes, Joystick, Waypoints, Obstacles, ...)")
     return tuple(guidance)
+
