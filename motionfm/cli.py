@@ -45,7 +45,8 @@ def default_data_dir() -> Path:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The main job: text → motion (shipped diffusion + tokenizer) → kinematics, checks, pictures.
+    """The main job: text → motion (shipped diffusion + tokenizer) → kinematics, checks, pictures →
+    executed by the shipped tracker in plain MuJoCo (rollout + picture).
 
     Falls back to a recorded clip when no diffusion checkpoint is available (or ``--clip`` is given).
     """
@@ -92,6 +93,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     files = [out / f"{stem}.npz", kin, png]
     if not args.no_gif:
         files.append(animate_motion(motion, fk, out / f"{stem}.gif", robot, max_seconds=args.gif_seconds))
+    if not args.no_track and (default_checkpoint_dir() / "tracker" / "metadata.json").is_file():
+        # Execute it: the shipped tracker policy in plain MuJoCo, as it would run on the robot.
+        from motionfm.tracker.policy import load_policy
+        from motionfm.tracker.rollout import save_rollout, track
+
+        r = track(load_policy(), motion)
+        files.append(save_rollout(out / f"{stem}_rollout.npz", r))
+        sim = Motion.from_qpos(r["qpos"], r["fps"])
+        sim_fk = type(fk)(*(np.asarray(x) for x in default_fk()(sim.qpos)))
+        files.append(plot_motion(sim, sim_fk, out / f"{stem}_tracked.png", robot))
+        report["tracking"] = {k: r[k] for k in ("frames", "clip_frames", "fell", "success", "mpbpe_cm", "policy_ms")}
+        print(f"tracked in MuJoCo by the shipped policy: {'success' if r['success'] else 'failed'}, "
+              f"{r['frames'] / r['fps']:.1f} of {r['clip_frames'] / r['fps']:.1f} s"
+              f"{' before it fell' if r['fell'] else ''}, body error {r['mpbpe_cm']:.1f} cm")
     (out / f"{stem}_report.json").write_text(json.dumps(report, indent=2))
     files.append(out / f"{stem}_report.json")
     print(f"quality: {report['verdict']}" + (f" ({'; '.join(report['flags'])})" if report["flags"] else ""))
@@ -320,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     d.add_argument("--no-gif", action="store_true", help="skip the animation")
     d.add_argument("--gif-seconds", type=float, default=8.0, help="animation length (s)")
+    d.add_argument("--no-track", action="store_true", help="skip executing the motion with the shipped tracker")
     d.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="corpus tools").add_subparsers(dest="data_command", required=True)

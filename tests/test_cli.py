@@ -24,6 +24,14 @@ def test_demo_writes_viewable_results(tmp_path, data_dir, capsys):
     report = json.loads((out / f"{stem}_report.json").read_text())
     assert report["fk_max_abs_err_m"] < 1e-5 and report["verdict"] in ("pass", "flag")
     assert "wrote:" in capsys.readouterr().out
+    # ... and executed by the shipped tracker in plain MuJoCo: a rollout anyone can re-check.
+    from motionfm.tracker.rollout import load_rollout, rollout_metrics
+
+    roll = load_rollout(out / f"{stem}_rollout.npz")
+    assert roll["qpos"].shape[1] == 36 and roll["ref_qpos"].shape == roll["qpos"].shape
+    assert 1 < report["tracking"]["frames"] <= report["tracking"]["clip_frames"]
+    assert abs(rollout_metrics(roll)["mpbpe_cm"] - report["tracking"]["mpbpe_cm"]) < 1e-6
+    assert Image.open(out / f"{stem}_tracked.png").size[0] > 800
 
 
 def test_bad_clip_is_a_clear_error(tmp_path, capsys):
