@@ -131,7 +131,7 @@ class Guide:
         return self.costs(x, args).sum(-1)
 
     def _lbfgs(self, x: jax.Array, args: GuideArgs, steps: int) -> jax.Array:
-        """``steps`` L-BFGS iterations (optax, zoom line search) per sample on the summed costs.
+        """``steps`` L-BFGS iterations (optax, backtracking line search) per sample on the summed costs.
 
         Each cost is divided by its value at ``x`` (plus (1 mm)²), so costs in different units
         start equal and one already met (an obstacle cleared) is expensive to break.
@@ -210,4 +210,3 @@ def as_costs(guidance: Cost | Sequence[Cost] | None) -> tuple:
         if not callable(c) or not hasattr(c, "evaluate"):
             raise TypeError(f"not a guidance cost: {c!r} (use motionfm.guidance.Keyframes, Joystick, Waypoints, Obstacles, ...)")
     return tuple(guidance)
-
