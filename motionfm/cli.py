@@ -75,8 +75,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         motion = motion.replace(name=f"sample_{args.text.replace(' ', '_')[:40]}")
     robot = load_g1()
     t0 = time.perf_counter()
-    fk = default_fk()(motion.qpos)  # JAX/MJX forward kinematics, all frames in one batched call
-    fk = type(fk)(*(np.asarray(x) for x in fk))
+    def host_fk(qpos):  # JAX forward kinematics, all frames in one batched call, as numpy
+        out = default_fk()(qpos)
+        return type(out)(*(np.asarray(x) for x in out))
+
+    fk = host_fk(motion.qpos)
     t1 = time.perf_counter()
     ref = fk_mujoco(motion.qpos, robot)
     err = float(np.abs(ref.body_pos - fk.body_pos).max())
@@ -96,17 +99,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not args.no_track and (default_checkpoint_dir() / "tracker" / "metadata.json").is_file():
         # Execute it: the shipped tracker policy in plain MuJoCo, as it would run on the robot.
         from motionfm.tracker.policy import load_policy
-        from motionfm.tracker.rollout import save_rollout, track
+        from motionfm.tracker.rollout import describe, save_rollout, track
 
         r = track(load_policy(), motion)
         files.append(save_rollout(out / f"{stem}_rollout.npz", r))
         sim = Motion.from_qpos(r["qpos"], r["fps"])
-        sim_fk = type(fk)(*(np.asarray(x) for x in default_fk()(sim.qpos)))
-        files.append(plot_motion(sim, sim_fk, out / f"{stem}_tracked.png", robot))
+        files.append(plot_motion(sim, host_fk(sim.qpos), out / f"{stem}_tracked.png", robot))
         report["tracking"] = {k: r[k] for k in ("frames", "clip_frames", "fell", "success", "mpbpe_cm", "policy_ms")}
-        print(f"tracked in MuJoCo by the shipped policy: {'success' if r['success'] else 'failed'}, "
-              f"{r['frames'] / r['fps']:.1f} of {r['clip_frames'] / r['fps']:.1f} s"
-              f"{' before it fell' if r['fell'] else ''}, body error {r['mpbpe_cm']:.1f} cm")
+        print(f"tracked in MuJoCo by the shipped policy: {describe(r)}")
     (out / f"{stem}_report.json").write_text(json.dumps(report, indent=2))
     files.append(out / f"{stem}_report.json")
     print(f"quality: {report['verdict']}" + (f" ({'; '.join(report['flags'])})" if report["flags"] else ""))

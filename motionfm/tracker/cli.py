@@ -15,7 +15,7 @@ from pathlib import Path
 def _cmd_track(args: argparse.Namespace) -> int:
     from motionfm.motion import Motion
     from motionfm.tracker.policy import load_policy
-    from motionfm.tracker.rollout import save_rollout, track
+    from motionfm.tracker.rollout import describe, save_rollout, track
 
     policy = load_policy(args.checkpoint)
     motion = Motion.load(args.motion, fps=args.fps, limits="ignore")
@@ -27,9 +27,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        print(f"{summary['name']}: {'success' if r['success'] else 'failed'} ({'fell' if r['fell'] else 'stayed up'}), "
-              f"{r['frames']}/{r['clip_frames']} frames, mpbpe {r['mpbpe_cm']:.1f} cm (local {r['mpbpe_local_cm']:.1f} cm), "
-              f"joints {r['joint_error_rad']:.3f} rad, policy {r['policy_ms']:.3f} ms/step; wrote {args.out}")
+        print(f"{summary['name']}: {describe(r)}; wrote {args.out}")
     return 0
 
 

@@ -133,6 +133,13 @@ def _fallen(pos, quat, ref_pos, ref_quat) -> bool:
     return bool(abs(pos[2] - ref_pos[2]) > FALL_HEIGHT_M or abs(gz - gz_ref) > FALL_TILT)
 
 
+def describe(r: dict[str, Any]) -> str:
+    """One line on a rollout of :func:`track`: outcome, frames tracked, errors, policy time."""
+    return (f"{'success' if r['success'] else 'failed'} ({'fell' if r['fell'] else 'stayed up'}), "
+            f"{r['frames']}/{r['clip_frames']} frames, mpbpe {r['mpbpe_cm']:.1f} cm (local {r['mpbpe_local_cm']:.1f} cm), "
+            f"joints {r['joint_error_rad']:.3f} rad, policy {r['policy_ms']:.3f} ms/step")
+
+
 def save_rollout(path: str | os.PathLike, rollout: dict[str, Any]) -> Path:
     """Write the rollout arrays (see the module docstring) to ``path`` (``.npz``)."""
     path = Path(path)
