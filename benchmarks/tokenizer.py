@@ -1,6 +1,6 @@
 """Tokenizer benchmark: latency, training speed and reconstruction metrics on held-out clips.
 
-    python benchmarks/tokenizer.py [--checkpoint checkpoints/tokenizer] [--data DIR] [--train-steps 30]
+    python benchmarks/tokenizer.py [--checkpoint checkpoints/tokenizer] [--data DIR] [--train-steps 60]
 
 Prints a table: encode+decode latency of 10 s of motion (after compile, median of 20 runs),
 training steps/s of the checkpoint's configuration on this machine, and the issue's metrics on the
@@ -42,24 +42,24 @@ def latency(tok, motion: Motion, repeats: int = 20) -> dict[str, float]:
 
 
 def train_speed(tok, data: Path, steps: int) -> dict[str, float]:
+    """Optimiser steps/s of the checkpoint's configuration: the median of the training log's
+    20-step intervals after the first (compilation and set-up excluded)."""
     from motionfm.tokenizer.train import TrainConfig, build_sources, train
 
-    tc = dataclasses.replace(TrainConfig(**tok.metadata.get("train", {})), steps=steps, log_every=steps, ckpt_every=10**9)
+    every = 20
+    tc = dataclasses.replace(TrainConfig(**tok.metadata.get("train", {})), steps=max(steps, 3 * every), log_every=every,
+                             ckpt_every=10**9)
     with tempfile.TemporaryDirectory() as tmp:
         src, _, _ = build_sources([data], Path(tmp) / "ds", tok.config, tc)
-        warm = dataclasses.replace(tc, steps=5, log_every=5)
-        train(tok.config, warm, src, Path(tmp) / "run", progress=False)  # compile + first steps
-        t0 = time.perf_counter()
-        train(tok.config, tc, src, Path(tmp) / "run", progress=False)  # resumes at 5: warm cache
-        dt = time.perf_counter() - t0
-    return {"train_steps_per_s": (steps - 5) / dt, "train_batch_size": tc.batch_size}
+        _, _, log = train(tok.config, tc, src, Path(tmp) / "run", progress=False)
+    return {"train_steps_per_s": float(np.median([r["steps_per_s"] for r in log[1:]])), "train_batch_size": tc.batch_size}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="tokenizer checkpoint (default: the shipped one)")
     p.add_argument("--data", default=str(default_data_dir()))
-    p.add_argument("--train-steps", type=int, default=40, help="steps timed for training speed (0 to skip)")
+    p.add_argument("--train-steps", type=int, default=60, help="steps timed for training speed (0 to skip)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
 

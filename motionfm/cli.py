@@ -150,16 +150,26 @@ def _tokenizer_configs(args: argparse.Namespace):
     from motionfm.tokenizer import PRESETS
     from motionfm.tokenizer.train import TrainConfig
 
+    tc = TrainConfig()
     if args.config in PRESETS:
         cfg = PRESETS[args.config]
     elif Path(args.config).is_file():
         from motionfm.tokenizer import TokenizerConfig
 
+        # a run's config.json ({"model", "train"}), a checkpoint's metadata.json ({"config", "train", ...})
+        # or a bare model config
         d = json.loads(Path(args.config).read_text())
-        cfg = TokenizerConfig(**{**d.get("model", d), "fsq_levels": tuple(d.get("model", d).get("fsq_levels", (8, 5, 5, 5)))})
+        model, train = d.get("model", d.get("config", d)), d.get("train", {})
+        for part, cls in ((model, TokenizerConfig), (train, TrainConfig)):
+            unknown = set(part) - {f.name for f in dataclasses.fields(cls)}
+            if unknown:
+                raise ValueError(f"{args.config}: unknown {cls.__name__} fields {sorted(unknown)}")
+        cfg = TokenizerConfig(**{**model, "fsq_levels": tuple(model.get("fsq_levels", (8, 5, 5, 5)))})
+        tc = TrainConfig(**train)
     else:
         raise FileNotFoundError(f"{args.config}: neither a preset ({', '.join(PRESETS)}) nor a config file")
-    tc = TrainConfig()
+    if getattr(args, "rvq_levels", None) is not None:
+        cfg = dataclasses.replace(cfg, rvq_levels=args.rvq_levels)
     overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed)) if v is not None}
     return cfg, dataclasses.replace(tc, **overrides)
 
@@ -170,7 +180,7 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     import jax
 
     from motionfm.tokenizer.evaluate import evaluate_folder
-    from motionfm.tokenizer.tokenizer import save_tokenizer
+    from motionfm.tokenizer.tokenizer import load_tokenizer, save_tokenizer
     from motionfm.tokenizer.train import build_sources, tokenizer_from_run, train
 
     cfg, tc = _tokenizer_configs(args)
@@ -179,12 +189,19 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     train_src, val_src, info = build_sources(corpora, args.dataset_dir or out / "datasets", cfg, tc)
     print(f"tokenizer {cfg.quantizer}: {len(train_src)} train windows, {len(val_src) if val_src else 0} validation; "
           f"{jax.device_count()} device(s); {tc.steps} steps of {tc.batch_size}")
+    init = None
+    if args.init_from:
+        src = Path(args.init_from)
+        init = tokenizer_from_run(src) if (src / "config.json").is_file() else load_tokenizer(src)
+        print(f"warm start from {src} ({init.config.quantizer}, {init.metadata.get('steps', '?')} steps)")
     t0 = time.perf_counter()
-    _, _, log = train(cfg, tc, train_src, out, val_source=val_src)
+    _, _, log = train(cfg, tc, train_src, out, val_source=val_src, init_from=init)
     hours = (time.perf_counter() - t0) / 3600
     val_ids = [i for row in info for i in row["validation_clips"]]
     tok = tokenizer_from_run(out, {"data": info, "validation_clips": val_ids, "train_hours_this_run": round(hours, 3),
-                                   "devices": [str(d) for d in jax.devices()]})
+                                   "devices": [str(d) for d in jax.devices()],
+                                   **({"init_from": {"path": str(args.init_from), "steps": init.metadata.get("steps"),
+                                                     "train": init.metadata.get("train")}} if init else {})})
     metrics = {}
     for row in info:
         if row["validation_clips"]:
@@ -226,6 +243,7 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
+    from motionfm.checkpoint import default_checkpoint_dir
     from motionfm.data import G1MotionConfig, build_sources, scan_corpus
     from motionfm.diffusion import LatentDiffusion, SchedulerConfig, save_diffusion
     from motionfm.diffusion.train import load_config, train
@@ -250,11 +268,14 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
                        for c in r.meta.get("captions", [])})
     table = embed_captions(captions, out / "caption_embeddings.npz")
     print(f"diffusion: {len(src)} windows, {len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
+    # where load_pretrained finds this tokenizer: relative to the exported checkpoint's folder
+    tok_dir = Path(args.tokenizer) if args.tokenizer else default_checkpoint_dir() / "tokenizer"
+    tok_ref = os.path.relpath(tok_dir.resolve(), Path(args.export).resolve().parent) if args.export else str(tok_dir.resolve())
     t0 = time.perf_counter()
     state, stats, log = train(tok, cfg, sched, tc, src, {c: i for i, c in enumerate(captions)}, np.asarray(table), out)
     meta = {"train": dataclasses.asdict(tc), "steps": int(state.step), "data": info, "validation_clips": val_ids,
             "train_hours_this_run": round((time.perf_counter() - t0) / 3600, 3), "final_train_log": log[-1] if log else {},
-            "tokenizer_checkpoint": "tokenizer", "tokenizer_fingerprint": tokenizer_fingerprint(tok)}
+            "tokenizer_checkpoint": tok_ref, "tokenizer_fingerprint": tokenizer_fingerprint(tok)}
     if args.export:
         print(f"exported {save_diffusion(args.export, LatentDiffusion(cfg, sched, state.params, stats, tc.window, meta))}")
     return 0
@@ -372,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--rvq-levels", type=int, help="override the config's residual levels")
+    t.add_argument("--init-from", help="warm-start a fresh run from a tokenizer checkpoint or run folder "
+                   "(fine-tuning; parameters and codebooks of matching shape are copied, e.g. to add RVQ levels)")
     t.set_defaults(func=_cmd_train_tokenizer)
 
     t = tr.add_parser("diffusion", help="train the text-conditioned latent diffusion model (resumes from --out)")

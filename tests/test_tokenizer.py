@@ -106,6 +106,11 @@ def test_train_resume_export_load_and_evaluate(tmp_path, small_corpus):
     assert a.fps == 30 and a.num_frames == m.resample(30).num_frames
     tokens = back.encode(m)
     assert tokens.indices.shape == (int(np.ceil(a.num_frames / 4)), 2) and tokens.latents.shape[1] == 16
+    grown = dataclasses.replace(TINY, rvq_levels=3)  # fine-tune with one more residual level
+    state, grown_stats, _ = train(grown, dataclasses.replace(TINY_TRAIN, steps=1), train_src, tmp_path / "grown",
+                                  progress=False, init_from=back)
+    np.testing.assert_array_equal(grown_stats.mean, back.stats.mean)
+    assert set(state.quantizer["quantizer"]) == {"vq_0", "vq_1", "vq_2"}
 
     short = m.resample(30).slice(0, 7)  # shorter than a window: padded, not dropped
     rep = evaluate_motions(back, [short, m])
@@ -135,6 +140,42 @@ def test_presets_build():
         v = TokenizerModel(cfg).init({"params": jax.random.PRNGKey(0), "quantizer": jax.random.PRNGKey(1)}, x)
         y, out = TokenizerModel(cfg).apply(v, x)
         assert y.shape == x.shape, name
+
+
+def test_warm_start_grows_the_residual_stack():
+    import optax
+
+    from motionfm.tokenizer import TokenizerModel
+    from motionfm.tokenizer.train import init_state, warm_start
+
+    small = init_state(TokenizerModel(TINY), TINY, TINY_TRAIN)
+    grown_cfg = dataclasses.replace(TINY, rvq_levels=3)
+    fresh = init_state(TokenizerModel(grown_cfg), grown_cfg, dataclasses.replace(TINY_TRAIN, seed=1))
+    grown = warm_start(fresh, {"params": small.params, "quantizer": small.quantizer}, optax.adam(1e-3))
+    jax.tree.map(np.testing.assert_array_equal, grown.params, small.params)
+    q, q_small, q_fresh = (s.quantizer["quantizer"] for s in (grown, small, fresh))
+    for level in ("vq_0", "vq_1"):
+        np.testing.assert_array_equal(q[level]["codebook"], q_small[level]["codebook"])
+    np.testing.assert_array_equal(q["vq_2"]["codebook"], q_fresh["vq_2"]["codebook"])  # the new level starts fresh
+    wide_cfg = dataclasses.replace(TINY, width=48)
+    wide = init_state(TokenizerModel(wide_cfg), wide_cfg, TINY_TRAIN)
+    with pytest.raises(ValueError, match="network differs"):
+        warm_start(wide, {"params": small.params, "quantizer": small.quantizer}, optax.adam(1e-3))
+
+
+def test_config_file_sets_model_and_training(tmp_path):
+    import argparse
+
+    from motionfm.cli import _tokenizer_configs
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model": dataclasses.asdict(TINY), "train": dataclasses.asdict(TINY_TRAIN)}))
+    args = argparse.Namespace(config=str(path), steps=9, batch_size=None, lr=None, seed=None)
+    cfg, tc = _tokenizer_configs(args)
+    assert cfg == TINY and tc == dataclasses.replace(TINY_TRAIN, steps=9)  # the command line wins over the file
+    path.write_text(json.dumps({"model": dataclasses.asdict(TINY), "train": {"lr": 1e-3, "w_fkk": 1.0}}))
+    with pytest.raises(ValueError, match=r"config.json: unknown TrainConfig fields \['w_fkk'\]"):
+        _tokenizer_configs(args)
 
 
 @pytest.mark.slow

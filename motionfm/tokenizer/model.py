@@ -192,7 +192,7 @@ def pad_to_multiple(x: jax.Array, multiple: int, axis: int = 1) -> tuple[jax.Arr
 
 
 PRESETS: dict[str, TokenizerConfig] = {
-    "small": TokenizerConfig(width=192, rvq_levels=6, quantizer_dropout=0.1),
+    "small": TokenizerConfig(width=192, code_dim=128, rvq_levels=12, quantizer_dropout=0.1),
     "small-rvq4": TokenizerConfig(),
     "small-vq": TokenizerConfig(quantizer="vq", num_codes=512),
     "small-fsq": TokenizerConfig(quantizer="fsq", fsq_levels=(8, 5, 5, 5)),

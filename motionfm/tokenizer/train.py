@@ -14,7 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +25,13 @@ from flax import struct
 
 from motionfm.data import BatchIterator, RunningStats, data_sharding, shard_batch
 from motionfm.robot import body_position_mask, load_g1, make_fk
-from motionfm.tokenizer.features import FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose
+from motionfm.tokenizer.features import (
+    FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose,
+)
 from motionfm.tokenizer.model import TokenizerConfig, TokenizerModel
+
+if TYPE_CHECKING:
+    from motionfm.tokenizer.tokenizer import Tokenizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +46,9 @@ class TrainConfig:
         grad_clip: global-norm clipping.
         w_recon, w_vel, w_fk: weights of feature reconstruction (smooth L1 on normalised features),
             velocity (of the feature sequence) and forward-kinematics body positions (m, L1).
+        w_joint_vel: weight of the 29 joint-velocity channels inside the feature losses. They are
+            finite differences of the joint angles (redundant, and ignored when decoding to a
+            Motion), so a full weight spends latent capacity on mocap jitter.
         mirror_prob: left/right mirroring augmentation probability.
         stride: window stride of the dataset build (frames).
         val_fraction: clips held out (by clip) for validation.
@@ -50,12 +58,13 @@ class TrainConfig:
 
     steps: int = 6000
     batch_size: int = 64
-    lr: float = 4e-4
+    lr: float = 2e-3
     warmup_steps: int = 300
     grad_clip: float = 1.0
     w_recon: float = 1.0
     w_vel: float = 0.5
     w_fk: float = 4.0
+    w_joint_vel: float = 0.1
     mirror_prob: float = 0.5
     stride: int = 8
     val_fraction: float = 0.1
@@ -105,12 +114,14 @@ def make_loss_fn(model: TokenizerModel, cfg: TokenizerConfig, tc: TrainConfig, s
         xy, yaw = start_pose(q0)
         return features_to_qpos(f, fps, xy, yaw)
 
+    channel_weight = jnp.ones(FEATURE_DIM).at[FEATURE_SLICES["joint_vel"]].set(tc.w_joint_vel)
     body_mask_table = jnp.asarray(body_position_mask(np.eye(29, dtype=bool) == 0))  # (29, 30): body ok if joint j masked
 
     def loss_fn(params, quantizer, batch, rng, train: bool = True):
         qpos, jmask, fmask = batch["qpos"], batch["joint_mask"], batch["frame_mask"].astype(jnp.float32)
         x = stats.normalize(to_feats(qpos))
         cmask = feature_mask(jmask)[:, None, :] * fmask[..., None]  # (B, W, 67)
+        cmask = cmask * channel_weight
         (x_hat, qout), new_vars = model.apply(
             {"params": params, "quantizer": quantizer}, x, fmask, train,
             rngs={"quantizer": rng}, mutable=["quantizer"],
@@ -157,6 +168,32 @@ def init_state(model: TokenizerModel, cfg: TokenizerConfig, tc: TrainConfig) -> 
     return TrainState(jnp.zeros((), jnp.int32), params, variables.get("quantizer", {}), _optimizer(tc).init(params), k_state)
 
 
+def warm_start(state: TrainState, variables: dict[str, Any], opt: optax.GradientTransformation) -> TrainState:
+    """``state`` with the parameters and codebooks of a trained tokenizer's ``variables`` copied in.
+
+    The network parameters must match exactly (same trunk); codebooks are copied where the source
+    has them in the same shape, so a trained tokenizer can grow its residual stack (more
+    ``rvq_levels``: the new levels keep their fresh initialisation) and be fine-tuned. The
+    optimiser restarts.
+
+    Raises:
+        ValueError: a parameter is missing or has another shape (another architecture).
+    """
+    src = jax.tree_util.tree_flatten_with_path(variables.get("params", {}))[0]
+    dst = jax.tree_util.tree_flatten_with_path(state.params)[0]
+    if [(p, jnp.shape(v)) for p, v in src] != [(p, jnp.shape(v)) for p, v in dst]:
+        raise ValueError("warm start: the source tokenizer's network differs from this config (width, depth, code_dim, ...)")
+    params = jax.tree.map(lambda old, new: jnp.asarray(old, new.dtype), variables["params"], state.params)
+
+    def merge(fresh: Any, old: Any) -> Any:
+        if isinstance(fresh, dict):
+            return {k: merge(v, old.get(k) if isinstance(old, dict) else None) for k, v in fresh.items()}
+        return fresh if old is None or jnp.shape(old) != jnp.shape(fresh) else jnp.asarray(old, fresh.dtype)
+
+    quantizer = merge(state.quantizer, variables.get("quantizer", {}))
+    return state.replace(params=params, quantizer=quantizer, opt_state=opt.init(params))
+
+
 def train(
     cfg: TokenizerConfig,
     tc: TrainConfig,
@@ -166,6 +203,7 @@ def train(
     val_source: Any | None = None,
     progress: bool = True,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    init_from: Tokenizer | None = None,
 ) -> tuple[TrainState, FeatureStats, list[dict[str, float]]]:
     """Train (or resume) a tokenizer on windows of ``train_source``.
 
@@ -178,6 +216,8 @@ def train(
         stats: feature normalisation (computed from ``train_source`` if ``None``; stored in the run).
         val_source: optional validation windows, evaluated at every checkpoint.
         progress: show a tqdm bar with loss, MPJPE and codebook usage.
+        init_from: a :class:`~motionfm.tokenizer.Tokenizer` to warm-start a fresh run from (fine-tuning,
+            or growing the residual stack): see :func:`warm_start`. Its feature stats are used.
 
     Returns:
         ``(state, stats, log)``: the final state, the feature stats and the logged metrics.
@@ -185,6 +225,8 @@ def train(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stats_path = out / "feature_stats.json"
+    if init_from is not None:
+        stats = init_from.stats
     if stats is None and stats_path.is_file():
         d = json.loads(stats_path.read_text())
         stats = FeatureStats(jnp.asarray(d["mean"], jnp.float32), jnp.asarray(d["std"], jnp.float32))
@@ -210,6 +252,8 @@ def train(
     eval_fn = jax.jit(lambda s, b: loss_fn(s.params, s.quantizer, b, s.rng, False)[1][0])
 
     state = init_state(model, cfg, tc)
+    if init_from is not None:
+        state = warm_start(state, init_from.variables, _optimizer(tc))
     manager = ocp.CheckpointManager(
         (out / "ckpt").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
     )
