@@ -194,3 +194,12 @@ def test_training_step_runs_data_parallel_on_two_devices(small_corpus, tmp_path)
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
     assert res.returncode == 0, res.stderr[-3000:]
     assert "loss" in res.stdout
+
+
+def test_eval_cli_stdout_is_one_json_object(small_corpus):
+    # a fresh process: MJX prints "Failed to import warp" to stdout on first import, which broke --json
+    res = subprocess.run([sys.executable, "-m", "motionfm.cli", "eval", "tokenizer", "--data", str(small_corpus), "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(res.stdout)
+    assert report["num_clips"] == 3 and np.isfinite(report["mpjpe_mm"]) and 0 < report["codebook_usage"] <= 1

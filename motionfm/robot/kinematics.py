@@ -38,11 +38,14 @@ class FKResult(NamedTuple):
 
 
 def _mjx():
-    # Importing MJX logs that the optional `warp` backend is missing; that is expected here.
+    # Importing MJX reports that the optional `warp` backend is missing (a log and a print); expected here.
+    import contextlib
     import logging
+    import sys
 
     logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)
-    from mujoco import mjx
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout clean for --json output
+        from mujoco import mjx
 
     return mjx
 

@@ -20,11 +20,16 @@ run the decoded features through the forward kinematics.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
-from brax import math as bm
 from flax import struct
+
+with contextlib.redirect_stdout(sys.stderr):  # brax imports MJX, which prints "Failed to import warp": keep stdout for --json
+    from brax import math as bm
 
 from motionfm.robot.g1 import NUM_JOINTS
 
