@@ -147,27 +147,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _tokenizer_configs(args: argparse.Namespace):
     import dataclasses
 
-    from motionfm.tokenizer import PRESETS
-    from motionfm.tokenizer.train import TrainConfig
+    from motionfm.tokenizer.train import load_config
 
-    tc = TrainConfig()
-    if args.config in PRESETS:
-        cfg = PRESETS[args.config]
-    elif Path(args.config).is_file():
-        from motionfm.tokenizer import TokenizerConfig
-
-        # a run's config.json ({"model", "train"}), a checkpoint's metadata.json ({"config", "train", ...})
-        # or a bare model config
-        d = json.loads(Path(args.config).read_text())
-        model, train = d.get("model", d.get("config", d)), d.get("train", {})
-        for part, cls in ((model, TokenizerConfig), (train, TrainConfig)):
-            unknown = set(part) - {f.name for f in dataclasses.fields(cls)}
-            if unknown:
-                raise ValueError(f"{args.config}: unknown {cls.__name__} fields {sorted(unknown)}")
-        cfg = TokenizerConfig(**{**model, "fsq_levels": tuple(model.get("fsq_levels", (8, 5, 5, 5)))})
-        tc = TrainConfig(**train)
-    else:
-        raise FileNotFoundError(f"{args.config}: neither a preset ({', '.join(PRESETS)}) nor a config file")
+    cfg, tc = load_config(args.config)
     if getattr(args, "rvq_levels", None) is not None:
         cfg = dataclasses.replace(cfg, rvq_levels=args.rvq_levels)
     overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed)) if v is not None}

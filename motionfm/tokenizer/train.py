@@ -28,7 +28,7 @@ from motionfm.robot import body_position_mask, load_g1, make_fk
 from motionfm.tokenizer.features import (
     FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose,
 )
-from motionfm.tokenizer.model import TokenizerConfig, TokenizerModel
+from motionfm.tokenizer.model import PRESETS, TokenizerConfig, TokenizerModel
 
 if TYPE_CHECKING:
     from motionfm.tokenizer.tokenizer import Tokenizer
@@ -82,6 +82,31 @@ class TrainState:
     quantizer: Any
     opt_state: Any
     rng: jax.Array
+
+
+def load_config(name_or_path: str | os.PathLike) -> tuple[TokenizerConfig, TrainConfig]:
+    """A preset by name (with the default :class:`TrainConfig`), or a JSON file: a run's
+    ``config.json`` (``{"model", "train"}``), a checkpoint's ``metadata.json`` (``{"config", "train", ...}``)
+    or a bare model config. Missing fields keep their defaults.
+
+    Raises:
+        FileNotFoundError: neither a preset nor a file.
+        ValueError: the file has fields these configs do not know (named with the file).
+    """
+    if str(name_or_path) in PRESETS:
+        return PRESETS[str(name_or_path)], TrainConfig()
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name_or_path}: neither a preset ({', '.join(PRESETS)}) nor a config file")
+    d = json.loads(path.read_text())
+    model, train = d.get("model", d.get("config", d)), d.get("train", {})
+    for part, cls in ((model, TokenizerConfig), (train, TrainConfig)):
+        unknown = set(part) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"{path}: unknown {cls.__name__} fields {sorted(unknown)}")
+    if "fsq_levels" in model:  # a JSON list
+        model = {**model, "fsq_levels": tuple(model["fsq_levels"])}
+    return TokenizerConfig(**model), TrainConfig(**train)
 
 
 def feature_stats(source: Any, fps: float, chunk: int = 256, min_std: float = 1e-2) -> FeatureStats:
@@ -253,7 +278,7 @@ def train(
 
     state = init_state(model, cfg, tc)
     if init_from is not None:
-        state = warm_start(state, init_from.variables, _optimizer(tc))
+        state = warm_start(state, init_from.variables, opt)
     manager = ocp.CheckpointManager(
         (out / "ckpt").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
     )
