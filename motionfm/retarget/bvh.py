@@ -3,19 +3,27 @@
 Why our own and not a PyPI parser: the ones that fit (``bvh``, ``bvhio``, ``bvhtoolbox``,
 ``pybvh``) either return strings per frame and compute FK in Python loops (seconds per clip) or
 bring a scene-graph layer we do not need. BVH is a small format; this reader is ~150 lines,
-computes FK for all frames at once with numpy/scipy, accepts any channel order, and raises
+computes FK for all frames at once with numpy/scipy, accepts any channel order, reads
+gzip-compressed files (``.bvh.gz``, recognised by their magic bytes, not the name), and raises
 :class:`BvhError` naming the file and the line of the fault.
 
 Conventions: channel rotations are intrinsic in the listed order (``Zrotation Yrotation
-Xrotation`` means ``R = Rz @ Ry @ Rx``), a joint's local translation is ``OFFSET`` plus its
-position channels, and :func:`bvh_to_world` converts units (e.g. cm -> m) and the up axis
-(Y-up -> the project's Z-up world, by a +90 deg turn about x: ``(x, y, z) -> (x, -z, y)``).
+Xrotation`` means ``R = Rz @ Ry @ Rx``); any joint may have position channels (MotionBuilder
+exports give every joint 6). What those hold differs between exporters, so it is a choice of
+:meth:`Bvh.global_transforms`: ``"add"`` (a joint's local translation is ``OFFSET`` plus its
+position channels: the iClone CC root's ``OFFSET`` is its rest height and the channels move it) or
+``"replace"`` (the channels *are* the local translation and ``OFFSET`` is only the rest pose: the
+Bandai-Namco files repeat each bone's ``OFFSET`` in its channels, so adding would double every
+bone). :func:`bvh_to_world` converts units (e.g. cm -> m) and the up axis (Y-up -> the project's
+Z-up world, by a +90 deg turn about x: ``(x, y, z) -> (x, -z, y)``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +34,11 @@ _ROT = {"Xrotation": "X", "Yrotation": "Y", "Zrotation": "Z"}
 
 UP_AXES = ("y", "z")
 """Up axes a BVH file may use; Z-up is the project's world."""
+
+POSITION_CHANNELS = ("add", "replace")
+"""What a joint's position channels mean: added to its ``OFFSET``, or replacing it."""
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class BvhError(ValueError):
@@ -78,12 +91,19 @@ class Bvh:
         except ValueError:
             raise KeyError(f"{self.path or 'BVH'}: no joint named {name!r}") from None
 
-    def global_transforms(self) -> tuple[np.ndarray, np.ndarray]:
+    def global_transforms(self, position_channels: str = "add") -> tuple[np.ndarray, np.ndarray]:
         """Forward kinematics in file axes and units.
+
+        Args:
+            position_channels: ``"add"``: a joint's local translation is ``OFFSET`` + its position
+                channels; ``"replace"``: it is the channels alone (joints without position
+                channels keep their ``OFFSET`` either way). See the module docstring.
 
         Returns:
             ``(pos (T, J, 3), rot (T, J, 3, 3))``: each joint's origin and frame in the world.
         """
+        if position_channels not in POSITION_CHANNELS:
+            raise ValueError(f"position_channels must be one of {POSITION_CHANNELS}, got {position_channels!r}")
         t, j = self.num_frames, len(self.names)
         pos = np.zeros((t, j, 3))
         rot = np.zeros((t, j, 3, 3))
@@ -93,7 +113,10 @@ class Bvh:
             order, angle_cols = "", []
             for c in chans:
                 if c in _POS:
-                    local_t[:, _POS[c]] += self.motion[:, col]
+                    if position_channels == "replace":
+                        local_t[:, _POS[c]] = self.motion[:, col]
+                    else:
+                        local_t[:, _POS[c]] += self.motion[:, col]
                 else:
                     order += _ROT[c]
                     angle_cols.append(col)
@@ -127,21 +150,54 @@ def bvh_to_world(x: np.ndarray, scale: float = 0.01, up: str = "y") -> np.ndarra
     return x
 
 
+BVH_SUFFIXES = (".bvh", ".bvh.gz")
+"""File names :func:`read_bvh` is pointed at when given a folder (case-insensitive)."""
+
+
+def is_bvh_name(path: str | os.PathLike) -> bool:
+    """Whether ``path``'s name ends in ``.bvh`` or ``.bvh.gz`` (any case)."""
+    return Path(path).name.lower().endswith(BVH_SUFFIXES)
+
+
+def bvh_stem(path: str | os.PathLike) -> str:
+    """The clip name of a BVH path: ``"walk.bvh.gz"`` and ``"walk.bvh"`` -> ``"walk"``."""
+    name = Path(path).name
+    for suffix in (".gz", ".bvh"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, gunzipped first when it starts with the gzip magic bytes."""
+    with path.open("rb") as fh:
+        raw = fh.read()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+            # EOFError: a truncated download; zlib.error: corrupt deflate data.
+            raise BvhError(path, f"corrupt or truncated gzip data ({e})") from None
+    elif path.suffix.lower() == ".gz":
+        raise BvhError(path, "named .gz but not gzip-compressed (no gzip magic bytes)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BvhError(path, f"not a text file ({e.reason} at byte {e.start})") from None
+
+
 def read_bvh(path: str | os.PathLike) -> Bvh:
-    """Parse a BVH file.
+    """Parse a BVH file, plain or gzip-compressed (``.bvh.gz``).
 
     Raises:
-        BvhError: naming the file and the fault (missing sections, bad tokens, wrong channel
-            counts, non-numeric or non-finite values, fewer than 2 frames).
+        BvhError: naming the file and the fault (bad gzip data, missing sections, bad tokens,
+            wrong channel counts, non-numeric or non-finite values, fewer than 2 frames).
         FileNotFoundError: no such file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such BVH file")
-    try:
-        lines = path.read_text(errors="strict").splitlines()
-    except UnicodeDecodeError as e:
-        raise BvhError(path, f"not a text file ({e.reason})") from None
+    lines = _read_text(path).splitlines()
     tokens: list[tuple[str, int]] = []  # (token, line number) of the hierarchy part
     motion_line = None
     for i, line in enumerate(lines):
