@@ -2,7 +2,8 @@
 
 ``keypoints -> trim bind pose -> zero-phase smoothing -> contacts and floor (human) -> IK targets
 (human directions, G1 lengths, root scaled by the leg-length ratio) -> planted-foot pinning ->
-per-frame IK (mink, warm-started, limits as constraints) -> ground, limits, speed caps -> Motion``.
+per-frame IK (mink, warm-started, limits as constraints) -> ground, limits, speed caps -> wrists
+zeroed and masked where the source has no fingers -> Motion``.
 """
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from motionfm.motion import Motion
-from motionfm.retarget.bvh import read_bvh
+from motionfm.retarget.bvh import bvh_stem, read_bvh
 from motionfm.retarget.cleanup import CleanupConfig, finish, pin_feet
 from motionfm.retarget.contact import ContactConfig, analyse_human
 from motionfm.retarget.ik import IKConfig, solve_ik
 from motionfm.retarget.signal import lowpass
 from motionfm.retarget.skeleton import HumanKeypoints, SkeletonMap, keypoints_from_bvh, keypoints_from_joints
 from motionfm.retarget.targets import TARGET_BODIES, build_targets, g1_geometry
-from motionfm.robot import G1_BODY_NAMES, RobotModel, fk_mujoco, load_g1
+from motionfm.robot import G1_BODY_NAMES, G1_JOINT_NAMES, RobotModel, fk_mujoco, load_g1
+
+WRIST_JOINTS = {side: tuple(f"{side}_wrist_{axis}_joint" for axis in ("roll", "pitch", "yaw")) for side in ("left", "right")}
+"""The G1 wrist joints per side: unobserved when the source has no finger keypoints."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,12 +59,15 @@ class RetargetResult:
         scale: leg-length ratio G1 / human.
         info: JSON-ready figures: frames, dropped frames, timings, root travel of human (scaled)
             and robot, IK residuals.
+        missing_dofs: G1 joints the source does not determine (the wrists of a rig without
+            finger keypoints); they are zero in ``motion`` and ``False`` in its ``joint_mask``.
     """
 
     motion: Motion
     contact: np.ndarray
     scale: float
     info: dict[str, Any]
+    missing_dofs: tuple[str, ...] = ()
 
 
 def trim_bind_pose(kp: HumanKeypoints, max_frames: int = 3, jump_speed: float = 8.0) -> tuple[HumanKeypoints, int]:
@@ -129,7 +135,18 @@ def retarget_keypoints(
         qpos = finish(qpos, kp.fps, robot, cleanup)
     else:
         qpos[:, 7:] = np.clip(qpos[:, 7:], *robot.joint_limits.T)  # the QP keeps them; float noise aside
-    motion = Motion.from_qpos(qpos, kp.fps, name=name, captions=tuple(captions))
+    # Without finger keypoints a hand has a position target only, and its wrist angles are
+    # whatever the posture term left (near rest): not the human's. Zero-fill and mask them, as the
+    # corpus does for sources without wrists, so training does not learn "wrists never move".
+    missing = tuple(
+        j for side, joints in WRIST_JOINTS.items()
+        if not targets.has_rot[TARGET_BODIES.index(f"{side}_wrist_yaw_link")] for j in joints
+    )
+    mask = np.ones(len(G1_JOINT_NAMES), bool)
+    for j in missing:
+        col = G1_JOINT_NAMES.index(j)
+        qpos[:, 7 + col], mask[col] = 0.0, False
+    motion = Motion.from_qpos(qpos, kp.fps, name=name, captions=tuple(captions), joint_mask=mask)
 
     fk = fk_mujoco(qpos, robot)
     bid = [G1_BODY_NAMES.index(b) for b in TARGET_BODIES]
@@ -154,7 +171,7 @@ def retarget_keypoints(
         "ik_s": round(t2 - t1, 3),
         "total_s": round(time.perf_counter() - t0, 3),
     }
-    return RetargetResult(motion, human.contact, scale, info)
+    return RetargetResult(motion, human.contact, scale, info, missing)
 
 
 def retarget_bvh(
@@ -169,8 +186,9 @@ def retarget_bvh(
     """Read a BVH file and retarget it (see :func:`retarget_keypoints`).
 
     Args:
-        path: the ``.bvh`` file.
-        skeleton: map name (``cmu_cc``, ``smpl``, ...) or ``None`` to pick the map that fits.
+        path: the ``.bvh`` or ``.bvh.gz`` file.
+        skeleton: map name (``cmu_cc``, ``smpl``, ``bandai_namco``, ``cmu_cgspeed``, ...) or
+            ``None`` to pick the map that fits.
         units_to_m, up: override the map's units and up axis.
 
     Raises:
@@ -179,7 +197,7 @@ def retarget_bvh(
     """
     bvh = read_bvh(path)
     kp = keypoints_from_bvh(bvh, skeleton, units_to_m, up)
-    return retarget_keypoints(kp, config, robot, captions, name=Path(path).stem)
+    return retarget_keypoints(kp, config, robot, captions, name=bvh_stem(path))
 
 
 def retarget_joints(

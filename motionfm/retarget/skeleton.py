@@ -7,6 +7,15 @@ Every source (a BVH rig, SMPL/AMASS joint arrays, video keypoints) is reduced to
 - ``cmu_cc``: CMU mocap in the iClone "CC" rig (``CC_Base_Hip``, ``CC_Base_L_Thigh``, ...), cm, Y-up.
 - ``smpl``: the SMPL/SMPL-H/AMASS body joints (22, or 24 with ``L_Hand``/``R_Hand``), by name (BVH)
   or in SMPL order (arrays).
+- ``bandai_namco``: the Bandai-Namco Research motion datasets' 22-joint rig (``Hips``,
+  ``UpperLeg_L``, ``Toes_L``, ...), cm, Y-up, every joint's position channels *replacing* its offset.
+- ``cmu_cgspeed``: the cgspeed BVH conversion of CMU mocap, 31 joints (``LHipJoint``,
+  ``LeftUpLeg``, ``LowerBack``, ...), Y-up, in the ASF's units (1/0.45 inch).
+
+A map's ``units_to_m`` only has to be roughly right: the G1's root and limb lengths come from the
+ratio of the G1's leg to the human's (:mod:`.targets`); units matter for the human-side thresholds
+(contact speeds and heights in metres), which tolerate a rough figure; the retarget command
+rejects a clip whose leg length in metres is not a person's.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from motionfm.retarget.bvh import Bvh, BvhError, bvh_to_world
+from motionfm.retarget.bvh import POSITION_CHANNELS, Bvh, BvhError, bvh_stem, bvh_to_world
 
 KEYPOINTS: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine", "neck",
@@ -47,6 +56,8 @@ class SkeletonMap:
         keypoints: keypoint -> the rig's joint name.
         units_to_m: metres per file unit (0.01 for centimetres).
         up: the rig's up axis, ``"y"`` or ``"z"``.
+        position_channels: what the rig's position channels hold, ``"add"`` (moves from
+            ``OFFSET``) or ``"replace"`` (the whole local translation); see :mod:`.bvh`.
         joint_order: joint names in array order, for ``(T, J, 3)`` inputs (empty if unordered).
         aliases: other names the map answers to.
         description: one line.
@@ -56,6 +67,7 @@ class SkeletonMap:
     keypoints: Mapping[str, str]
     units_to_m: float = 1.0
     up: str = "y"
+    position_channels: str = "add"
     joint_order: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     description: str = ""
@@ -70,10 +82,13 @@ def _load_maps(path: str) -> dict[str, SkeletonMap]:
         unknown = [k for k in m["keypoints"] if k not in KEYPOINTS]
         if missing or unknown:
             raise ValueError(f"{path}: map {name!r} lacks keypoints {missing} or has unknown ones {unknown}")
+        position_channels = m.get("position_channels", "add")
+        if position_channels not in POSITION_CHANNELS:
+            raise ValueError(f"{path}: map {name!r} has position_channels {position_channels!r}; use one of {POSITION_CHANNELS}")
         maps[name] = SkeletonMap(
             name=name, keypoints=dict(m["keypoints"]), units_to_m=float(m.get("units_to_m", 1.0)),
-            up=m.get("up", "y"), joint_order=tuple(m.get("joint_order", ())), aliases=tuple(m.get("aliases", ())),
-            description=m.get("description", ""),
+            up=m.get("up", "y"), position_channels=position_channels, joint_order=tuple(m.get("joint_order", ())),
+            aliases=tuple(m.get("aliases", ())), description=m.get("description", ""),
         )
     return maps
 
@@ -183,14 +198,14 @@ def keypoints_from_bvh(
     for k in REQUIRED_KEYPOINTS:
         if m.keypoints[k] not in bvh.names:
             raise BvhError(bvh.path, f"skeleton map {m.name!r} needs joint {m.keypoints[k]!r} ({k}), which the file lacks")
-    pos, _ = bvh.global_transforms()
+    pos, _ = bvh.global_transforms(m.position_channels)
     world = bvh_to_world(pos, m.units_to_m if scale is None else scale, m.up if up is None else up)
     out = np.full((bvh.num_frames, len(KEYPOINTS), 3), np.nan)
     for i, k in enumerate(KEYPOINTS):
         joint = m.keypoints.get(k)
         if joint in bvh.names:
             out[:, i] = world[:, bvh.names.index(joint)]
-    return HumanKeypoints(bvh.fps, out, name=Path(bvh.path).stem, source=bvh.path)
+    return HumanKeypoints(bvh.fps, out, name=bvh_stem(bvh.path), source=bvh.path)
 
 
 def keypoints_from_joints(
