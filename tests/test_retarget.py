@@ -1,12 +1,14 @@
 """Tests of motionfm.retarget: BVH reading, skeleton maps, retargeting and its physical clean-up.
 
 Synthetic data (a procedural SMPL-joint walker) keeps most tests independent of the shared corpus;
-the CMU excerpt test runs when ``shared/data/cmu-locomotion-bvh`` is beside the checkout.
+the tests on real clips (CMU iClone excerpt, Bandai-Namco and cgspeed CMU ``.bvh.gz``) run when
+``shared/data`` is beside the checkout, and read a few short clips from it in place.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 from pathlib import Path
@@ -33,7 +35,17 @@ from motionfm.retarget.signal import clean_runs, limit_velocity, lowpass
 from motionfm.robot import load_g1
 
 SMPL22 = get_map("smpl").joint_order[:22]
-CMU_DIR = Path(os.environ.get("MOTIONFM_CMU_BVH", Path(__file__).resolve().parents[2] / "shared/data/cmu-locomotion-bvh"))
+SHARED = Path(__file__).resolve().parents[2] / "shared/data"
+CMU_DIR = Path(os.environ.get("MOTIONFM_CMU_BVH", SHARED / "cmu-locomotion-bvh"))
+BANDAI_DIR = Path(os.environ.get("MOTIONFM_BANDAI_BVH", SHARED / "bandai-namco-bvh"))
+CGSPEED_DIR = Path(os.environ.get("MOTIONFM_CMU_MOCAP_BVH", SHARED / "cmu-mocap-bvh"))
+needs_bandai = pytest.mark.skipif(not BANDAI_DIR.is_dir(), reason="shared Bandai-Namco BVH clips not present")
+needs_cgspeed = pytest.mark.skipif(not CGSPEED_DIR.is_dir(), reason="shared cgspeed CMU BVH clips not present")
+BANDAI_BOW = "dataset-1/dataset-1_bow_active_001.bvh.gz"  # 128 frames, standing, bowing
+BANDAI_WALK = "dataset-1/dataset-1_walk_normal_001.bvh.gz"  # 195 frames
+CGSPEED_WALK = "08/08_05.bvh.gz"  # 298 frames at 120 fps, walk/stride
+CGSPEED_STAND = "06/06_07.bvh.gz"  # basketball dribble that stands still for its first second
+CGSPEED_DUPLICATE = "02/02_01.bvh.gz"  # also in cmu-locomotion-bvh
 
 
 # ---------------------------------------------------------------------- synthetic data
@@ -250,16 +262,21 @@ def test_cli_writes_csvs_and_clips_jsonl(tmp_path, capsys):
     write_star_bvh(src / "walk_slow.bvh", smpl_walker(1.2), SMPL22, 30.0)
     (src / "broken.bvh").write_text("HIERARCHY\nROOT A\n")
     out = tmp_path / "g1"
-    rc = run_cli("retarget", str(src), "--out", str(out), "--map", "smpl", "--units-to-m", "0.01", "--license", "CC0")
+    rc = run_cli("retarget", str(src), "--out", str(out), "--map", "smpl", "--units-to-m", "0.01", "--license", "CC0", "--workers", "1")
     err = capsys.readouterr().err
     assert rc == 1 and "broken.bvh" in err  # the broken file is named, the good one still written
     rows = [json.loads(line) for line in (out / "clips.jsonl").read_text().splitlines()]
     assert [r["file"] for r in rows] == ["walk_slow.csv"]
     row = rows[0]
-    assert row["fps"] == 30 and row["dof"] == 29 and row["missing_dofs"] == [] and row["license"] == "CC0"
-    assert row["captions"] == ["a person walk slow"]
-    m = Motion.load(out / "walk_slow.csv")  # fps and captions come from clips.jsonl
+    # SMPL-22 has no fingers: the wrists are not the human's, so they are zero-filled and masked.
+    assert row["fps"] == 30 and row["dof"] == 23 and row["license"] == "CC0"
+    assert row["missing_dofs"] == [f"{s}_wrist_{a}_joint" for s in ("left", "right") for a in ("roll", "pitch", "yaw")]
+    assert row["captions"] == ["a person walk slow"] and row["retarget"]["quality"]["foot_penetration_cm"] < 1.0
+    m = Motion.load(out / "walk_slow.csv")  # fps, captions and the mask come from clips.jsonl
     assert m.fps == 30.0 and m.num_frames == row["frames"] and m.captions == ("a person walk slow",)
+    assert m.joint_mask.sum() == 23 and not m.joint_pos[:, ~m.joint_mask].any()
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["file"], r["stage"]) for r in rejected] == [("broken.csv", "error")] and "broken.bvh" in rejected[0]["reason"]
     assert run_cli("retarget", str(src), "--out", str(out), "--map", "nope") == 2
     assert "unknown skeleton map 'nope'" in capsys.readouterr().err
 
@@ -271,6 +288,159 @@ def test_clip_metadata_for_cmu_names():
     assert clip_metadata("003_01", ["x"], "MIT", None)["captions"] == ["x"]
     assert caption_from_name("Female1_jumpRope_take2") == ["a person jump rope"]
     assert caption_from_name("0042") == ["a person moves"]
+
+
+# ---------------------------------------------------------------------- .bvh.gz corpora
+def link_corpus(tmp_path: Path, corpus: Path, files: list[str], extra: dict[str, str] | None = None) -> Path:
+    """A folder holding symlinks to a few of ``corpus``'s clips and their ``clips.jsonl`` rows (the
+    corpus is read in place, never copied), plus ``extra`` files given as ``{name: text}``."""
+    rows = {r["file"]: r for r in map(json.loads, (corpus / "clips.jsonl").read_text().splitlines())}
+    root = tmp_path / corpus.name
+    for f in files:
+        (root / f).parent.mkdir(parents=True, exist_ok=True)
+        (root / f).symlink_to(corpus / f)
+    (root / "clips.jsonl").write_text("".join(json.dumps(rows[f]) + "\n" for f in files))
+    for name, text in (extra or {}).items():
+        (root / name).write_bytes(text.encode() if isinstance(text, str) else text)
+    return root
+
+
+def six_channel_bvh(frames: int = 3) -> str:
+    """Two joints, both with 6 channels whose positions hold the whole local translation (as the
+    Bandai-Namco files do): the child's channels repeat its OFFSET, the root's are absolute."""
+    rows = [f"{5 * f} 90 0 0 0 0 0 -40 0 0 0 0" for f in range(frames)]
+    return (
+        "HIERARCHY\nROOT Hips\n{\n  OFFSET 0 90 -450\n"
+        "  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+        "  JOINT Knee\n  {\n    OFFSET 0 -40 0\n"
+        "    CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+        "    End Site\n    {\n      OFFSET 0 -40 0\n    }\n  }\n}\n"
+        f"MOTION\nFrames:\t{frames}\nFrame Time:\t0.0333333\n" + "\n".join(rows) + "\n"
+    )
+
+
+def test_gz_and_six_channel_reading(tmp_path):
+    text = six_channel_bvh()
+    plain = tmp_path / "six.bvh"
+    plain.write_text(text)
+    packed = tmp_path / "six.bvh.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    a, b = read_bvh(plain), read_bvh(packed)
+    assert b.channels == a.channels and len(b.channels[1]) == 6 and b.fps == 30.0
+    np.testing.assert_array_equal(a.motion, b.motion)
+    pos, _ = b.global_transforms("replace")  # channels are the translation: knee 40 below the hips
+    np.testing.assert_allclose(pos[2], [[10, 90, 0], [10, 50, 0]], atol=1e-9)
+    pos, _ = b.global_transforms("add")  # OFFSET + channels: every bone counted twice
+    np.testing.assert_allclose(pos[2], [[10, 180, -450], [10, 100, -450]], atol=1e-9)
+    with pytest.raises(ValueError, match="position_channels"):
+        b.global_transforms("sum")
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("cut.bvh.gz", gzip.compress(six_channel_bvh(40).encode())[:200], "corrupt or truncated gzip data"),
+        ("plain.bvh.gz", six_channel_bvh().encode(), "named .gz but not gzip-compressed"),
+        ("short.bvh.gz", gzip.compress(six_channel_bvh().replace("0 -40 0 0 0 0\n", "0 -40 0\n", 1).encode()),
+         "line 19: 9 values, expected 12"),
+        ("binary.bvh", b"\xff\xfe\x00HIERARCHY", "not a text file"),
+    ],
+)
+def test_malformed_gz_names_file_and_fault(tmp_path, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(BvhError) as e:
+        read_bvh(path)
+    assert str(path) in str(e.value) and message in str(e.value)
+
+
+@needs_bandai
+@needs_cgspeed
+def test_map_detection_for_both_rigs():
+    bandai = read_bvh(BANDAI_DIR / BANDAI_BOW)
+    assert len(bandai.names) == 22 and all(len(c) == 6 for c in bandai.channels) and bandai.fps == 30.0
+    assert detect_map(bandai.names).name == "bandai_namco" and get_map("bandai").position_channels == "replace"
+    cgspeed = read_bvh(CGSPEED_DIR / CGSPEED_WALK)
+    assert len(cgspeed.names) == 31 and cgspeed.fps == 120.0
+    assert detect_map(cgspeed.names).name == "cmu_cgspeed" and get_map("cgspeed").position_channels == "add"
+    kp = keypoints_from_bvh(bandai)
+    assert kp.name == "dataset-1_bow_active_001" and not kp.has("left_index")  # no fingers in this rig
+    # "replace" is what makes the skeleton human: ankles near the floor, hips ~0.9 m above them.
+    for k, (lo, hi) in {"pelvis": (0.85, 1.0), "left_ankle": (0.05, 0.2), "neck": (1.25, 1.5)}.items():
+        assert lo < np.median(kp[k][:, 2]) < hi, k
+
+
+def standing_g1(path: Path, frames: int):
+    kp = keypoints_from_bvh(read_bvh(path))
+    return retarget_keypoints(type(kp)(kp.fps, kp.positions[:frames], name=kp.name))
+
+
+@needs_bandai
+@needs_cgspeed
+def test_leg_length_scale_gives_a_g1_pelvis_height():
+    # The first second of a bow (Bandai, cm) and half a second of standing (cgspeed, 1/0.45 inch):
+    # the root is scaled by G1 leg / human leg, so the G1 stands at its own pelvis height either way.
+    for path, frames, leg in ((BANDAI_DIR / BANDAI_BOW, 30, 0.80), (CGSPEED_DIR / CGSPEED_STAND, 60, 0.87)):
+        res = standing_g1(path, frames)
+        assert res.info["human_leg_m"] == pytest.approx(leg, abs=0.04), path
+        assert res.scale == pytest.approx(0.624 / res.info["human_leg_m"], rel=0.03)
+        assert 0.74 < np.median(res.motion.root_pos[:, 2]) < 0.81, path
+        assert res.missing_dofs and not res.motion.joint_limit_violations(1e-6).any()
+
+
+def run_quiet(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = run_cli(*argv)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+@needs_bandai
+@needs_cgspeed
+def test_cli_carries_metadata_skips_duplicates_and_rejects(tmp_path, capsys):
+    bandai = link_corpus(tmp_path, BANDAI_DIR, [BANDAI_BOW])
+    giant = tmp_path / "giant.bvh"  # SMPL names in cm read as metres: an 84 m leg, not a person
+    write_star_bvh(giant, smpl_walker(1.0), SMPL22, 30.0)
+    cmu = link_corpus(tmp_path, CGSPEED_DIR, [CGSPEED_WALK, CGSPEED_DUPLICATE],
+                      {"08/giant.bvh": giant.read_text(), "08/bad.bvh.gz": b"\x1f\x8b\x08 not really"})
+    out_b, out_c = tmp_path / "bandai_g1", tmp_path / "cmu_g1"
+    assert run_quiet(capsys, "retarget", str(bandai), "--out", str(out_b), "--workers", "1")[0] == 0
+    (row,) = map(json.loads, (out_b / "clips.jsonl").read_text().splitlines())
+    assert row["file"] == "dataset-1/dataset-1_bow_active_001.csv" and (out_b / row["file"]).is_file()
+    assert row["license"] == "CC-BY-NC-4.0" and row["source"].startswith("BandaiNamcoResearchInc")
+    assert (row["category"], row["content"], row["style"]) == ("bow", "bow", "active")
+    assert row["captions"][0] == "an energetic person bows" and row["fps"] == 30 and row["dof"] == 23
+    assert Motion.load(out_b / row["file"]).captions[0] == "an energetic person bows"
+
+    rc, text, err = run_quiet(capsys, "retarget", str(cmu), "--out", str(out_c), "--workers", "1")
+    assert rc == 1 and "bad.bvh.gz" in err and "gzip" in err  # the broken file named, the others done
+    rows = [json.loads(line) for line in (out_c / "clips.jsonl").read_text().splitlines()]
+    assert [r["file"] for r in rows] == ["08/08_05.csv"]  # 02_01 is a duplicate, giant is rejected
+    assert rows[0]["description"] == "walk/stride" and "not to resell" in rows[0]["license"]
+    assert rows[0]["fps"] == 120 and rows[0]["captions"] and rows[0]["category"] == "mocap"
+    rejected = {r["file"]: r for r in map(json.loads, (out_c / "rejected.jsonl").read_text().splitlines())}
+    assert rejected["08/giant.csv"]["stage"] == "quality" and "not a person's" in rejected["08/giant.csv"]["reason"]
+    assert rejected["08/bad.csv"]["stage"] == "error" and set(rejected) == {"08/giant.csv", "08/bad.csv"}
+    assert not (out_c / "08/giant.csv").exists() and not (out_c / "02").exists()
+    summary = text.strip().splitlines()[-1]
+    assert "1/3 clips retargeted" in summary and "1 rejected by the quality check, 1 errors" in summary
+    assert "1 duplicates skipped" in summary
+
+
+@needs_bandai
+def test_resume_skips_done_clips_with_a_process_pool(tmp_path, capsys):
+    src = link_corpus(tmp_path, BANDAI_DIR, [BANDAI_BOW, BANDAI_WALK])
+    out = tmp_path / "g1"
+    rc, text, _ = run_quiet(capsys, "retarget", str(src), "--out", str(out), "--workers", "2")
+    assert rc == 0 and "2/2 clips retargeted" in text and "with 2 worker(s)" in text
+    index = (out / "clips.jsonl").read_text()
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
+    rc, text, _ = run_quiet(capsys, "retarget", str(src), "--out", str(out))
+    assert rc == 0 and "0 to retarget" in text and "2 done before" in text
+    assert (out / "clips.jsonl").read_text() == index and stamp == {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
+    (out / "dataset-1/dataset-1_bow_active_001.csv").unlink()  # a lost CSV is retargeted again, alone
+    rc, text, _ = run_quiet(capsys, "retarget", str(src), "--out", str(out), "--workers", "1")
+    assert "1 to retarget" in text and "1 done before" in text and (out / "clips.jsonl").read_text() == index
+    assert not list(out.rglob(".*"))  # no temporary files left behind
 
 
 # ---------------------------------------------------------------------- signal helpers

@@ -3,7 +3,7 @@
 ```python
 from motionfm.retarget import retarget_bvh, retarget_joints
 
-res = retarget_bvh("walk.bvh")                   # map picked from the joint names (cmu_cc, smpl)
+res = retarget_bvh("walk.bvh.gz")                # map picked from the joint names (cmu_cc, smpl, bandai_namco, cmu_cgspeed)
 res.motion.save("walk_g1.csv")                   # a motionfm.Motion, Unitree CSV layout
 res = retarget_joints(joints, fps=30)            # (T, 22|24, 3) SMPL/AMASS joints, Z up, metres
 ```
