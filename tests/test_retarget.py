@@ -441,6 +441,9 @@ def test_resume_skips_done_clips_with_a_process_pool(tmp_path, capsys):
     rc, text, _ = run_quiet(capsys, "retarget", str(src), "--out", str(out), "--workers", "1")
     assert "1 to retarget" in text and "1 done before" in text and (out / "clips.jsonl").read_text() == index
     assert not list(out.rglob(".*"))  # no temporary files left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "clips.jsonl").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 # ---------------------------------------------------------------------- signal helpers

@@ -94,10 +94,17 @@ def clip_metadata(
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_lines(path: Path, lines: list[str]) -> None:
     """Write JSON ``lines`` (already serialised, no newlines) to ``path`` atomically (temporary file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an index is as readable as any file
         with os.fdopen(fd, "w") as fh:
             fh.writelines(line + "\n" for line in lines)
         os.replace(tmp, path)
