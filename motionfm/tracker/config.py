@@ -76,9 +76,17 @@ class EnvConfig:
 
     Attributes:
         model: G1 variant for training physics (``feetonly``: only feet collide, fastest in MJX).
+        backend: physics backend of training: ``"mujoco"`` (plain MuJoCo through
+            ``mujoco.rollout``, the fast one on CPUs) or ``"mjx"`` (GPUs); same task, same policy.
+        actuation: ``"armature"``: the deployment drives of ``motionfm/robot/g1_actuators.json``
+            (gains from motor armature, effort limits, unclamped targets, no passive damping);
+            ``"model"``: the MJCF's own servos (policies of schema 1 were trained so).
+        integrator: MuJoCo integrator (``"euler"`` or ``"implicitfast"``).
         ctrl_dt: policy period (s): 50 Hz.
         sim_dt: physics step (s); ``ctrl_dt / sim_dt`` substeps per action.
-        action_scale: rad per unit action.
+        action_scale: with ``"armature"`` actuation the fraction of each motor's peak torque per
+            unit action (per-joint rad ``action_scale * effort_limit / kp``, BeyondMimic's 0.25);
+            with ``"model"``, rad per unit action on every joint.
         action_base: ``"reference"``: joint targets are the reference's joints plus the scaled
             action (residual; learns fast); ``"default"``: the standing pose plus the action
             (BeyondMimic).
@@ -94,8 +102,11 @@ class EnvConfig:
     """
 
     model: str = "feetonly"
+    backend: str = "mujoco"
+    actuation: str = "armature"
+    integrator: str = "implicitfast"
     ctrl_dt: float = 0.02
-    sim_dt: float = 0.004
+    sim_dt: float = 0.005
     action_scale: float = 0.25
     action_base: str = "reference"
     anchor_body: str = "torso_link"
@@ -148,6 +159,8 @@ class PPOConfig:
     policy_hidden: tuple[int, ...] = (256, 128, 64)
     value_hidden: tuple[int, ...] = (256, 256, 128)
     init_noise_std: float = 0.4
+    learning_rate_schedule: str = "NONE"  # or "ADAPTIVE_KL": lr halves/grows to hold desired_kl (rsl_rl, BeyondMimic)
+    desired_kl: float = 0.01
     run_evals: bool = True  # brax's deterministic eval rollouts at each checkpoint (slow to compile on CPU)
     seed: int = 0
 
@@ -189,10 +202,13 @@ class TrackerConfig:
 
 PRESETS: dict[str, TrackerConfig] = {
     # 2-core CPU: few envs, small batches; the residual action makes learning visible in minutes.
-    "cpu": TrackerConfig(ppo=PPOConfig(run_evals=False)),
+    # BeyondMimic's PPO settings (gamma 0.99, lr 1e-3 with the adaptive-KL schedule, 5 epochs) at
+    # CPU scale; noise 0.5 on the residual action (x the per-joint action scale).
+    "cpu": TrackerConfig(ppo=PPOConfig(run_evals=False, discounting=0.99, learning_rate=1e-3, learning_rate_schedule="ADAPTIVE_KL",
+                                       num_updates_per_batch=5, init_noise_std=0.5, num_timesteps=2_000_000)),
     # One GPU: thousands of envs, the full corpus, randomisation on (the issue's recipe).
     "gpu": TrackerConfig(
-        env=EnvConfig(randomization=ROBUST, max_episode_s=10.0),
+        env=EnvConfig(backend="mjx", randomization=ROBUST, max_episode_s=10.0),
         ppo=PPOConfig(num_timesteps=2_000_000_000, num_envs=4096, num_eval_envs=256, num_evals=50,
                       unroll_length=24, batch_size=1024, num_minibatches=32, num_updates_per_batch=4,
                       learning_rate=1e-4, entropy_cost=5e-3, discounting=0.99, policy_hidden=(512, 256, 128),

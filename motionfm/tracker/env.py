@@ -1,11 +1,13 @@
-"""The tracking environment in MJX: pure ``reset``/``step`` over a brax ``State`` (Playground style).
+"""The tracking task: pure ``reset``/``step`` over a brax ``State`` (Playground style), two backends.
 
 One environment is one G1 tracking one reference from the :class:`MotionLibrary`. The policy acts
-at 50 Hz; each action sets the targets of the model's position actuators (PD, gains and ctrl /
-torque limits from the MJCF) held over ``n_substeps`` MJX physics steps. :class:`TrackingWrapper`
-batches environments (``vmap``, optional per-environment randomised models), keeps brax's episode
-bookkeeping, resets finished environments at failure-weighted start times, and is what
-``brax.training.agents.ppo.train`` receives through ``wrap_env_fn``.
+at 50 Hz; each action sets PD targets (:func:`~motionfm.tracker.model.targets`, deployment
+actuation: no clamping) held over ``n_substeps`` physics steps of the backend named by
+``cfg.backend`` (:mod:`motionfm.tracker.physics`: MJX, or plain MuJoCo through ``mujoco.rollout``).
+Observations, rewards, terminations, pushes and resets are defined here once for both.
+:class:`TrackingWrapper` batches environments (``vmap``, optional per-environment randomised MJX
+models), keeps brax's episode bookkeeping, resets finished environments at failure-weighted
+start times, and is what ``brax.training.agents.ppo.train`` receives through ``wrap_env_fn``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import jax.numpy as jnp
 from motionfm.robot import G1_JOINT_NAMES, load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import END_EFFECTORS, TRACKED_BODIES, EnvConfig, RandomizationConfig
-from motionfm.tracker.model import joint_dof_adr, physics_model
+from motionfm.tracker.model import action_scale, physics_model, targets
 from motionfm.tracker.library import DeviceLibrary, MotionLibrary, bin_weights, frame_bin, sample_start
+from motionfm.tracker.physics import make_physics
 
 logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)
 with contextlib.redirect_stdout(sys.stderr):  # MJX prints "Failed to import warp" on import; keep stdout for --json
@@ -32,7 +35,9 @@ with contextlib.redirect_stdout(sys.stderr):  # MJX prints "Failed to import war
 
 
 class TrackingEnv(Env):
-    """Universal motion tracking of the G1 in MJX (one environment; batch with :class:`TrackingWrapper`).
+    """Universal motion tracking of the G1 (one environment; batch with :class:`TrackingWrapper`).
+
+    ``pipeline_state`` is the backend's (``mjx.Data``, or ``{"qpos", "qvel"}`` for plain MuJoCo).
 
     ``state.info`` holds ``frame`` (stack index of the reference frame the robot is on), ``step``,
     ``last_action (29,)``, ``rng``, ``truncation`` and ``terminated``. Observations are a dict:
@@ -44,15 +49,12 @@ class TrackingEnv(Env):
         self.library = library
         self.lib: DeviceLibrary = library.to_device()
         self.mj_model = physics_model(cfg)
-        self.sys = mjx.put_model(self.mj_model)  # brax's name: DomainRandomization swaps it
-        self._data0 = mjx.make_data(self.sys)
+        self.physics = make_physics(cfg.backend, self.mj_model, cfg.n_substeps)
         robot = load_g1(cfg.model)
-        self._body_ids = jnp.asarray([robot.body_ids[robot.body_names.index(b)] for b in TRACKED_BODIES])
         self._anchor = TRACKED_BODIES.index(cfg.anchor_body)
         self._ee = jnp.asarray([TRACKED_BODIES.index(b) for b in END_EFFECTORS])
-        self._qadr = jnp.asarray(robot.joint_qpos_adr)
-        self._vadr = jnp.asarray(joint_dof_adr(self.mj_model))
         self._default = jnp.asarray(robot.default_qpos[7:], jnp.float32)
+        self._scale = jnp.asarray(action_scale(cfg))
         self._ctrl_lo = jnp.asarray(self.mj_model.actuator_ctrlrange[:, 0], jnp.float32)
         self._ctrl_hi = jnp.asarray(self.mj_model.actuator_ctrlrange[:, 1], jnp.float32)
         lo, hi = robot.joint_limits.T
@@ -75,7 +77,16 @@ class TrackingEnv(Env):
 
     @property
     def backend(self) -> str:
-        return "mjx"
+        return self.physics.name
+
+    @property
+    def sys(self):
+        """The MJX model (brax's name; its randomisation swaps it per environment); None for plain MuJoCo."""
+        return self.physics.sys
+
+    @sys.setter
+    def sys(self, value) -> None:
+        self.physics.sys = value
 
     # ------------------------------------------------------------------ pieces
     def reference(self, frame: jax.Array) -> O.Reference:
@@ -91,23 +102,19 @@ class TrackingEnv(Env):
         """The reference *on* ``frame`` (for rewards after a step and for tests)."""
         return self.reference(frame - 1)
 
-    def robot(self, data: mjx.Data) -> O.RobotState:
-        """The tracked-body state of MJX ``data``."""
-        qpos = jnp.concatenate([data.qpos[:7], data.qpos[self._qadr]])
-        qvel = jnp.concatenate([data.qvel[:6], data.qvel[self._vadr]])
-        return O.robot_state(jnp, qpos, qvel, data.xpos, data.xquat, data.cvel, data.subtree_com, self._body_ids)
+    def robot(self, data: Any) -> O.RobotState:
+        """The tracked-body state of the backend's ``pipeline_state``."""
+        return self.physics.robot(data)
 
-    def _obs(self, data: mjx.Data, frame: jax.Array, last_action: jax.Array, rng: jax.Array) -> dict[str, jax.Array]:
+    def _obs(self, data: Any, frame: jax.Array, last_action: jax.Array, rng: jax.Array) -> dict[str, jax.Array]:
         robot, ref = self.robot(data), self.reference(frame)
         clean = O.actor_obs(jnp, robot, ref, last_action, self._default, self._anchor)
         noisy = clean + self._noise * jax.random.uniform(rng, clean.shape, minval=-1.0, maxval=1.0)
         return {"state": noisy, "privileged_state": O.critic_obs(jnp, robot, ref, clean, self._anchor)}
 
-    def data_at(self, qpos36: jax.Array, qvel35: jax.Array) -> mjx.Data:
-        """MJX data with the robot placed at a motionfm ``qpos (36,)``/``qvel (35,)`` (forward run)."""
-        qpos = self._data0.qpos.at[:7].set(qpos36[:7]).at[self._qadr].set(qpos36[7:])
-        qvel = self._data0.qvel.at[:6].set(qvel35[:6]).at[self._vadr].set(qvel35[6:])
-        return mjx.forward(self.sys, self._data0.replace(qpos=qpos, qvel=qvel, ctrl=qpos36[7:]))
+    def data_at(self, qpos36: jax.Array, qvel35: jax.Array) -> Any:
+        """The backend's state with the robot placed at a motionfm ``qpos (36,)``/``qvel (35,)``."""
+        return self.physics.init(qpos36, qvel35, qpos36[7:])
 
     # ------------------------------------------------------------------ reset / step
     def reset(self, rng: jax.Array) -> State:
@@ -125,25 +132,25 @@ class TrackingEnv(Env):
         info = {"frame": frame, "step": jnp.zeros((), jnp.int32), "last_action": last_action, "rng": k_next,
                 "truncation": zero, "terminated": zero}
         metrics = {k: zero for k in ("anchor_pos", "anchor_ori", "body_pos", "body_ori", "body_lin_vel",
-                                     "body_ang_vel", "action_rate", "joint_limit", "body_pos_err_m")}
+                                     "body_ang_vel", "action_rate", "joint_limit", "body_pos_err_m", "fail")}
         return State(data, self._obs(data, frame, last_action, k_obs), zero, zero, metrics, info)
 
     def targets(self, action: jax.Array, frame: jax.Array) -> jax.Array:
-        """Joint position targets ``(29,)`` for ``action`` on ``frame``, clipped to the ctrl range."""
-        base = self.lib.qpos[jnp.minimum(frame + 1, self.lib.clip_last[frame]), 7:] if self.cfg.action_base == "reference" else self._default
-        return jnp.clip(base + self.cfg.action_scale * action, self._ctrl_lo, self._ctrl_hi)
+        """Joint position targets ``(29,)`` for ``action`` on ``frame`` (:func:`~motionfm.tracker.model.targets`)."""
+        ref = self.lib.qpos[jnp.minimum(frame + 1, self.lib.clip_last[frame]), 7:]
+        return targets(jnp, self.cfg, action, ref, self._default, self._scale, self._ctrl_lo, self._ctrl_hi)
 
     def step(self, state: State, action: jax.Array) -> State:
         """One 50 Hz control step (pure): PD targets, physics substeps, reward, termination."""
         cfg, info = self.cfg, state.info
         rng, k_push, k_obs = jax.random.split(info["rng"], 3)
         frame = info["frame"]
-        data = state.pipeline_state.replace(ctrl=self.targets(action, frame))
+        data = state.pipeline_state
         if self._push_every > 0:
             kick = jax.random.uniform(k_push, (2,), minval=-1.0, maxval=1.0) * cfg.randomization.push_vel
             push = (info["step"] > 0) & (info["step"] % self._push_every == 0)
-            data = data.replace(qvel=data.qvel.at[:2].add(jnp.where(push, kick, 0.0)))
-        data = jax.lax.fori_loop(0, cfg.n_substeps, lambda _, d: mjx.step(self.sys, d), data)
+            data = self.physics.kick(data, jnp.where(push, kick, 0.0))
+        data = self.physics.step(data, self.targets(action, frame))
 
         frame = jnp.minimum(frame + 1, self.lib.clip_last[frame])
         step = info["step"] + 1
@@ -154,7 +161,7 @@ class TrackingEnv(Env):
         excess = jnp.sum(jnp.maximum(self._soft_lo - q, 0.0) + jnp.maximum(q - self._soft_hi, 0.0))
         fail = O.failed(jnp, robot, ref_now, self._anchor, self._ee, cfg.anchor_height_limit,
                         cfg.anchor_ori_limit, cfg.ee_height_limit)
-        fail = fail | ~jnp.all(jnp.isfinite(data.qpos)) | ~jnp.all(jnp.isfinite(data.qvel))
+        fail = fail | ~self.physics.finite(data)
         end = (frame >= self.lib.clip_last[frame]) | (step >= cfg.episode_length)
         done = fail | end
         reward = (sum(terms.values()) + cfg.reward.action_rate * rate + cfg.reward.joint_limit * excess
@@ -162,7 +169,7 @@ class TrackingEnv(Env):
         reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
         body_err = jnp.mean(jnp.linalg.norm(robot.body_pos - O.align_reference(jnp, ref_now, robot, self._anchor)[0], axis=-1))
         metrics = {**terms, "action_rate": cfg.reward.action_rate * rate, "joint_limit": cfg.reward.joint_limit * excess,
-                   "body_pos_err_m": body_err}
+                   "body_pos_err_m": body_err, "fail": fail.astype(jnp.float32)}
         new_info = {**info, "frame": frame, "step": step, "last_action": action, "rng": rng,
                     "truncation": (end & ~fail).astype(jnp.float32), "terminated": fail.astype(jnp.float32)}
         obs = self._obs(data, frame, action, k_obs)
@@ -188,6 +195,8 @@ def randomize_model(rcfg: RandomizationConfig, sys: mjx.Model, rng: jax.Array) -
         damping = sys.dof_damping.at[6:].multiply(kd)
         return friction, mass, gain, bias, damping
 
+    if sys is None:
+        raise ValueError("model randomisation (friction, masses, gains) needs the MJX backend (EnvConfig.backend='mjx')")
     friction, mass, gain, bias, damping = jax.vmap(one)(rng)
     fields = dict(geom_friction=friction, body_mass=mass, actuator_gainprm=gain, actuator_biasprm=bias, dof_damping=damping)
     in_axes = jax.tree.map(lambda _: None, sys).tree_replace({k: 0 for k in fields})

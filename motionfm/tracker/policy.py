@@ -19,7 +19,9 @@ from motionfm.checkpoint import read_metadata, save_checkpoint
 from motionfm.tracker.config import TrackerConfig
 
 SCHEMA = "motionfm.tracker"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: deployment actuation (``EnvConfig.actuation``, per-joint action scale, unclamped targets) and
+the physics backend in the config; a version-1 checkpoint is read as MJCF servos trained in MJX."""
 
 
 def default_checkpoint() -> Path:
@@ -93,7 +95,10 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
     z = np.load(path / "policy.npz")
     n = int(z["num_layers"])
     weights = tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n))
-    return TrackerPolicy(TrackerConfig.from_dict(meta["config"]), z["obs_mean"].astype(np.float32),
+    config = dict(meta["config"])
+    if int(meta.get("schema_version", 1)) < 2:  # trained before the drive table existed
+        config["env"] = {"actuation": "model", "backend": "mjx", "integrator": "euler", **config.get("env", {})}
+    return TrackerPolicy(TrackerConfig.from_dict(config), z["obs_mean"].astype(np.float32),
                          z["obs_std"].astype(np.float32), weights, meta)
 
 

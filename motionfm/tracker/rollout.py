@@ -29,7 +29,7 @@ from motionfm.motion import Motion
 from motionfm.robot import G1_BODY_NAMES, fk_mujoco, load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import TRACKED_BODIES, EnvConfig
-from motionfm.tracker.model import joint_dof_adr, physics_model
+from motionfm.tracker.model import action_scale, joint_dof_adr, physics_model, targets
 from motionfm.tracker.library import MotionLibrary
 from motionfm.tracker.policy import TrackerPolicy
 
@@ -40,10 +40,12 @@ FALL_TILT = 0.8
 
 def eval_model(cfg: EnvConfig, variant: str | None = None, sim_dt: float | None = None) -> mujoco.MjModel:
     """The plain-MuJoCo model for evaluation: ``variant`` (default the training one) with the
-    training model's PD servo (gains, ctrl range) and joint damping/armature/friction loss, i.e.
-    the motor-driver settings the robot would be given; geometry and solver stay the variant's."""
+    training actuation (:func:`~motionfm.tracker.model.physics_model`: the same drive table for
+    every variant), i.e. the motor-driver settings the robot would be given; geometry and solver
+    stay the variant's. With the MJCF's own servos (``actuation="model"``) the training model's
+    gains, ctrl range and joint damping/armature/friction loss are copied over."""
     m = physics_model(cfg, variant, sim_dt)
-    if variant and variant != cfg.model:
+    if variant and variant != cfg.model and cfg.actuation == "model":
         train = physics_model(cfg)
         m.actuator_gainprm[:] = train.actuator_gainprm
         m.actuator_biasprm[:] = train.actuator_biasprm
@@ -72,6 +74,7 @@ def track(policy: TrackerPolicy, motion: Motion, *, variant: str | None = None, 
     anchor = TRACKED_BODIES.index(cfg.anchor_body)
     default = robot_model.default_qpos[7:].astype(np.float32)
     lo, hi = model.actuator_ctrlrange.T
+    scale = action_scale(cfg)
     n_sub = max(1, int(round(cfg.ctrl_dt / model.opt.timestep)))
     future = np.asarray(cfg.future_frames)
     last = lib.num_frames - 1
@@ -103,8 +106,7 @@ def track(policy: TrackerPolicy, motion: Motion, *, variant: str | None = None, 
         ts = time.perf_counter()
         action = policy.act(obs)
         times.append(time.perf_counter() - ts)
-        base = lib.qpos[t + 1, 7:] if cfg.action_base == "reference" else default
-        data.ctrl[:] = np.clip(base + cfg.action_scale * action, lo, hi)
+        data.ctrl[:] = targets(np, cfg, action, lib.qpos[t + 1, 7:], default, scale, lo, hi)
         for _ in range(n_sub):
             mujoco.mj_step(model, data)
         last_action = action
