@@ -1,44 +1,54 @@
-"""Tracker benchmark: MJX env throughput on this machine, policy latency, held-out sim-to-sim metrics.
+"""Tracker benchmark: training throughput of both physics backends side by side, policy latency,
+held-out sim-to-sim metrics per category.
 
-    .venv/bin/python benchmarks/tracker.py [--envs 64 256] [--checkpoint checkpoints/tracker] [--json]
+    .venv/bin/python benchmarks/tracker.py [--steps 61440] [--envs 128] [--checkpoint checkpoints/tracker] [--json]
 
-Prints a table:
-  - MJX env steps/s (50 Hz control steps, each ``ctrl_dt / sim_dt`` physics steps) of the batched
-    training environment (``TrackingWrapper``: step + adaptive reset) for each batch size, and the
-    physics steps/s it implies; compile time is excluded and reported separately;
+Prints:
+  - **end-to-end training env steps/s** (50 Hz control steps: simulation + policy + PPO update,
+    brax's PPO with the CPU preset) for the plain-MuJoCo backend and for MJX, measured in this one
+    run on the same clips, and their ratio; compile time excluded (the first logged PPO iteration
+    is dropped) and reported separately; env-only steps/s (batched step + adaptive reset, no
+    policy) for each backend;
   - numpy policy inference latency per step (median, single observation) and its parameter count;
-  - plain-MuJoCo evaluation (``success_rate``, ``mpbpe_cm``, ``joint_error_rad``) on the clips the
-    checkpoint held out of training, and on its training clips for comparison.
+  - plain-MuJoCo evaluation (success rate, mpbpe, joint error, falls) on the clips the checkpoint
+    held out of training, overall and per category, and on its training clips for comparison;
+    and whether it holds the ``stand`` pose for 10 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+CLIPS = ("walk_level1", "squat_level1", "step_forward_back_level1")
 
 
-def env_throughput(n_envs: int, steps: int = 20) -> dict:
-    import jax
-    import jax.numpy as jnp
-
+def _motions():
+    from motionfm.cli import default_data_dir
     from motionfm.motion import Motion
+
+    data = default_data_dir()
+    return [Motion.load(data / f"asap/{c}.csv", limits="ignore") for c in CLIPS]
+
+
+def env_throughput(backend: str, n_envs: int, steps: int) -> dict:
+    """Batched env step (+ adaptive reset) with random actions, no policy."""
+    import jax
+
     from motionfm.tracker.config import PRESETS
     from motionfm.tracker.env import make_env, wrap_for_tracking
 
-    from motionfm.cli import default_data_dir
-
-    cfg = PRESETS["cpu"].env
-    data = default_data_dir()
-    motions = [Motion.load(data / f"asap/{c}.csv", limits="ignore") for c in ("walk_level1", "squat_level1", "step_forward_back_level1")]
-    env = wrap_for_tracking(make_env(motions, cfg))
+    cfg = dataclasses.replace(PRESETS["cpu"].env, backend=backend)
+    env = wrap_for_tracking(make_env(_motions(), cfg))
     reset, step = jax.jit(env.reset), jax.jit(env.step)
     t = time.perf_counter()
     s = reset(jax.random.split(jax.random.PRNGKey(0), n_envs))
@@ -50,17 +60,38 @@ def env_throughput(n_envs: int, steps: int = 20) -> dict:
     for _ in range(steps):
         s = step(s, a)
     jax.block_until_ready(s.obs)
-    dt = time.perf_counter() - t
-    sps = n_envs * steps / dt
-    return {"envs": n_envs, "env_steps_per_s": sps, "physics_steps_per_s": sps * cfg.n_substeps, "compile_s": compile_s,
-            "sim_dt": cfg.sim_dt, "model": cfg.model}
+    sps = n_envs * steps / (time.perf_counter() - t)
+    return {"backend": backend, "envs": n_envs, "env_steps_per_s": sps, "physics_steps_per_s": sps * cfg.n_substeps,
+            "compile_s": compile_s, "sim_dt": cfg.sim_dt, "model": cfg.model}
+
+
+def training_throughput(backend: str, n_envs: int, steps: int) -> dict:
+    """End-to-end PPO training (brax's ``ppo.train`` through :func:`motionfm.tracker.train.train`)."""
+    from motionfm.tracker.config import PRESETS
+    from motionfm.tracker.train import train
+
+    base = PRESETS["cpu"]
+    cfg = dataclasses.replace(base, env=dataclasses.replace(base.env, backend=backend),
+                              ppo=dataclasses.replace(base.ppo, num_envs=n_envs, batch_size=n_envs, num_evals=2))
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as run:
+        _, rows = train(cfg, _motions(), run, num_timesteps=steps, run_evals=False, log=lambda s: None)
+    rows = [r for r in rows if "episode/length" in r]
+    if len(rows) < 3:
+        raise SystemExit(f"--steps {steps} too small: need at least 3 PPO iterations per backend")
+    first, last = rows[0], rows[-1]
+    sps = (last["step"] - first["step"]) / (last["wall_s"] - first["wall_s"])
+    return {"backend": backend, "envs": n_envs, "train_env_steps_per_s": sps, "first_iteration_s": first["wall_s"],
+            "env_steps": last["step"], "wall_s": time.perf_counter() - t0}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--envs", type=int, nargs="*", default=[64, 256])
+    p.add_argument("--steps", type=int, default=61440, help="env steps of each backend's training run")
+    p.add_argument("--envs", type=int, default=128)
     p.add_argument("--checkpoint", default=str(ROOT / "checkpoints/tracker"))
     p.add_argument("--max-clips", type=int, default=0, help="cap on evaluated clips per split (0: all)")
+    p.add_argument("--skip-train", action="store_true", help="skip the throughput runs")
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -68,50 +99,46 @@ def main(argv=None) -> int:
     from motionfm.tracker.policy import inference_latency_ms, load_policy
 
     out: dict = {"cpu_count": os.cpu_count()}
-    out["env"] = [env_throughput(n) for n in args.envs]
+    if not args.skip_train:
+        out["env"] = [env_throughput(b, args.envs, 40 if b == "mujoco" else 8) for b in ("mujoco", "mjx")]
+        out["train"] = [training_throughput(b, args.envs, args.steps) for b in ("mujoco", "mjx")]
+        out["train_speedup"] = out["train"][0]["train_env_steps_per_s"] / out["train"][1]["train_env_steps_per_s"]
     pol = load_policy(args.checkpoint)
     out["policy"] = {"latency_ms": inference_latency_ms(pol), "params": pol.num_params,
                      "training": pol.metadata.get("training", {})}
     if not args.skip_eval:
-        from motionfm.cli import default_data_dir
-        from motionfm.tracker.rollout import evaluate_motions
-        from motionfm.tracker.train import load_motions
+        from motionfm.tracker.evaluate import evaluate_checkpoint
 
-        sources = [default_data_dir(), Path(os.environ.get("CMU_G1", "/tmp/cmu_g1"))]
-        sources = [s for s in sources if s.is_dir()]
-        held, trained = set(pol.metadata.get("held_out", [])), set(pol.metadata.get("clips", []))
-        everything = load_motions(sources)
-        for split, names in (("held_out", held), ("train", trained)):
-            ms = [m for m in everything if m.name in names]
-            if args.max_clips:
-                ms = ms[: args.max_clips]
-            rep = evaluate_motions(pol, ms)
-            out[f"eval_{split}"] = {k: v for k, v in rep.items() if k != "clips"} | {"clips": rep["clips"]}
+        out.update(evaluate_checkpoint(pol, max_clips=args.max_clips))
 
     if args.json:
-        print(json.dumps(out, indent=1))
+        print(json.dumps(out, indent=1, default=float))
         return 0
-    print(f"{'measure':<46}{'value':>14}")
-    print("-" * 60)
-    for e in out["env"]:
-        print(f"{'MJX env steps/s, ' + str(e['envs']) + ' envs (' + e['model'] + ')':<46}{e['env_steps_per_s']:>14.0f}")
-        print(f"{'  physics steps/s (x' + str(round(0.02 / e['sim_dt'])) + ' substeps)':<46}{e['physics_steps_per_s']:>14.0f}")
-        print(f"{'  compile (s)':<46}{e['compile_s']:>14.1f}")
-    print(f"{'policy latency, numpy, 1 obs (ms)':<46}{out['policy']['latency_ms']:>14.4f}")
-    print(f"{'policy parameters':<46}{out['policy']['params']:>14d}")
+    print(f"{'measure':<52}{'value':>14}")
+    print("-" * 66)
+    for e in out.get("env", []):
+        print(f"{'env-only steps/s, ' + e['backend'] + ', ' + str(e['envs']) + ' envs':<52}{e['env_steps_per_s']:>14.0f}")
+    for e in out.get("train", []):
+        print(f"{'TRAINING env steps/s (sim+policy+PPO), ' + e['backend']:<52}{e['train_env_steps_per_s']:>14.0f}")
+        print(f"{'  first PPO iteration incl. compile (s)':<52}{e['first_iteration_s']:>14.1f}")
+    if "train_speedup" in out:
+        print(f"{'TRAINING speed-up, mujoco / mjx (same run)':<52}{out['train_speedup']:>14.2f}")
+    print(f"{'policy latency, numpy, 1 obs (ms)':<52}{out['policy']['latency_ms']:>14.4f}")
+    print(f"{'policy parameters':<52}{out['policy']['params']:>14d}")
     tr = out["policy"]["training"]
     if tr:
-        print(f"{'training env steps / wall (s)':<46}{tr.get('env_steps', 0):>8d} / {tr.get('train_seconds', 0):>5.0f}")
+        print(f"{'training env steps / CPU-hours':<52}{tr.get('env_steps', 0):>8d} / {tr.get('train_seconds', 0) / 3600:>4.2f}")
+    if "stand" in out:
+        s = out["stand"]
+        print(f"{'holds stand for 10 s':<52}{('yes' if s['success'] else 'no (fell at %.1f s)' % (s['frames'] / 50)):>14}")
     for split in ("held_out", "train"):
         r = out.get(f"eval_{split}")
         if not r:
             continue
-        print(f"{'[' + split + '] clips':<46}{r['num_clips']:>14d}")
-        print(f"{'[' + split + '] success rate':<46}{r['success_rate']:>14.3f}")
-        print(f"{'[' + split + '] mpbpe (cm)':<46}{r['mpbpe_cm']:>14.1f}")
-        print(f"{'[' + split + '] mpbpe, drift removed (cm)':<46}{r['mpbpe_local_cm']:>14.1f}")
-        print(f"{'[' + split + '] joint error (rad)':<46}{r['joint_error_rad']:>14.3f}")
-        print(f"{'[' + split + '] fall rate':<46}{r['fall_rate']:>14.3f}")
+        for cat, c in [("all", r)] + sorted(r.get("by_category", {}).items()):
+            tag = f"[{split}/{cat}]"
+            print(f"{tag + ' clips, success, fell':<52}{c['num_clips']:>4d} {c['success_rate']:>5.2f} {c['fall_rate']:>4.2f}")
+            print(f"{tag + ' mpbpe / local (cm), joints (rad)':<52}{c['mpbpe_cm']:>5.1f} {c['mpbpe_local_cm']:>4.1f} {c['joint_error_rad']:>4.2f}")
     return 0
 
 

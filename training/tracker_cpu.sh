@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Recipe of the shipped tracker (checkpoints/tracker): Brax PPO in MJX on a 2-core CPU, walking,
-# stepping and squatting clips (ASAP walk/step/squat + retargeted CMU walks), 15% of clips held out.
-# One call = one chunk of STEPS env steps; calling again resumes from runs/tracker_cpu (niced, so it
-# shares the machine). Usage:
-#   bash training/tracker_cpu.sh            # STEPS=1000000 by default (~20 min on 2 shared cores)
+# Recipe of the shipped tracker (checkpoints/tracker): Brax PPO on plain-MuJoCo physics
+# (mujoco.rollout on all cores) on a 2-core CPU, deployment actuation, along the curriculum
+# stand + locomotion + gestures -> athletic -> dance + martial arts, on the G1 corpus plus every
+# retargeted corpus in runs/data (CMU walks are retargeted here first if missing); 15% of the
+# clips of every family held out. Resumable: each chunk (STEPS env steps, a few minutes) ends in a
+# brax checkpoint, a curriculum.json update and an export with its progress plot; calling again
+# continues from runs/tracker_cpu. Usage:
+#   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=2000000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA="${MOTIONFM_DATA:-../shared/data/g1-open-motion}"
-CMU="${CMU_G1:-/tmp/cmu_g1}"
-STEPS="${STEPS:-1000000}"
+CMU="runs/data/cmu_g1"
 if [ ! -f "$CMU/clips.jsonl" ]; then
     .venv/bin/motionfm retarget ../shared/data/cmu-locomotion-bvh --out "$CMU"
 fi
-nice -n 10 .venv/bin/python -m motionfm.tracker.cli train tracker --config cpu \
-    --data "$DATA" "$CMU" --include '^(asap/(walk|step|squat)|0[0-9][0-9]_[0-9]+$)' \
-    --steps "$STEPS" --num-evals "${NUM_EVALS:-8}" --out runs/tracker_cpu --export checkpoints/tracker "$@"
+.venv/bin/python -m motionfm.tracker.cli train tracker --config cpu --curriculum \
+    --steps "${STEPS:-2000000}" --chunks "${CHUNKS:-20}" --num-evals "${NUM_EVALS:-4}" \
+    --out runs/tracker_cpu --export checkpoints/tracker "$@"

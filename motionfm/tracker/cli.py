@@ -60,7 +60,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
     from motionfm.tracker.config import PRESETS, TrackerConfig
-    from motionfm.tracker.train import load_motions, split_heldout, train
+    from motionfm.tracker.evaluate import default_sources
+    from motionfm.tracker.train import clip_groups, load_motions, split_heldout, train, train_curriculum
 
     if args.config in PRESETS:
         cfg = PRESETS[args.config]
@@ -70,9 +71,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.config}: neither a preset ({', '.join(PRESETS)}) nor a config JSON file")
     over = {k: v for k, v in (("num_envs", args.num_envs), ("seed", args.seed), ("num_evals", args.num_evals)) if v is not None}
     cfg = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, **over))
-    motions = load_motions(args.data, include=args.include, exclude=args.exclude)
-    train_m, held = split_heldout(motions, args.held_out, cfg.ppo.seed)
-    print(f"{len(train_m)} training clips, {len(held)} held out: {[m.name for m in held]}")
+    if args.backend:
+        cfg = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, backend=args.backend))
+    sources = [Path(d) for d in args.data] if args.data else default_sources()
+    motions = load_motions(sources, include=args.include, exclude=args.exclude)
+    groups = clip_groups(sources)
+    train_m, held = split_heldout(motions, args.held_out, cfg.ppo.seed, groups=groups)
+    prev = Path(args.out) / "run.json"
+    if prev.is_file():  # a resumed run keeps its held-out clips held out, and its training clips in training
+        before = json.loads(prev.read_text())
+        seen, held_before = set(before.get("clips", [])), set(before.get("held_out", []))
+        held_names = held_before | {m.name for m in held if m.name not in seen}
+        train_m = [m for m in motions if m.name not in held_names]
+        held = [m for m in motions if m.name in held_names]
+    by_group: dict[str, int] = {}
+    for m in held:
+        by_group[groups.get(m.name, "athletic")] = by_group.get(groups.get(m.name, "athletic"), 0) + 1
+    print(f"{len(train_m)} training clips, {len(held)} held out ({', '.join(f'{g} {n}' for g, n in sorted(by_group.items()))})")
+    if args.curriculum:
+        train_curriculum(cfg, train_m, groups, args.out, chunk_steps=args.steps or cfg.ppo.num_timesteps, chunks=args.chunks,
+                         export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources])
+        return 0
     _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held])
     print(json.dumps(rows[-1] if rows else {}, indent=1))
     return 0
@@ -120,9 +139,13 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
 
     if train_group is None:
         train_group = sub.add_parser("train", help="train a stage").add_subparsers(dest="train_command", required=True)
-    r = train_group.add_parser("tracker", help="train the tracker with Brax PPO in MJX (resumes from --out)")
+    r = train_group.add_parser("tracker", help="train the tracker with Brax PPO (plain MuJoCo or MJX physics; resumes from --out)")
     r.add_argument("--config", default="cpu", help="preset (cpu, gpu, test) or a config JSON file")
-    r.add_argument("--data", nargs="+", required=True, help="motion folders or files")
+    r.add_argument("--data", nargs="+", help="motion folders or files (default: the G1 corpus and runs/data/* retargeted corpora)")
+    r.add_argument("--curriculum", action="store_true", help="train in --chunks chunks along the curriculum "
+                   "(stand, locomotion, gestures -> athletic -> dance, martial arts), exporting after each")
+    r.add_argument("--chunks", type=int, default=1, help="chunks of --steps env steps (with --curriculum)")
+    r.add_argument("--backend", choices=["mujoco", "mjx"], help="physics backend (default: the config's)")
     r.add_argument("--include", help="regex on clip ids to train on")
     r.add_argument("--exclude", help="regex on clip ids to leave out")
     r.add_argument("--held-out", type=float, default=0.15, help="fraction of clips held out for evaluation")

@@ -1,7 +1,9 @@
 """The motion library: many clips at the control rate, concatenated into one array set on device.
 
-Every clip is resampled to the control rate (50 Hz), put facing +x above the origin, and its
-forward kinematics is computed once on the host (plain MuJoCo). Frames of all clips are stacked
+Every clip is resampled to the control rate (50 Hz), put facing +x above the origin, **grounded**
+(shifted in height so its feet touch the floor: recorded and generated clips float 3-9 cm, which a
+tracker can only follow by falling) and its forward kinematics is computed once on the host
+(plain MuJoCo). Frames of all clips are stacked
 into ``(N, ...)`` arrays; ``clip_start``/``clip_len`` give each clip's slice, so an episode is just
 an integer index into the stack that advances by one per control step.
 
@@ -21,8 +23,39 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from motionfm.motion import Motion
-from motionfm.robot import G1_BODY_NAMES, fk_mujoco, load_g1
+from motionfm.robot import G1_BODY_NAMES, fk_mujoco, foot_points, load_g1
 from motionfm.tracker.config import TRACKED_BODIES
+
+GROUND_PERCENTILE = 5.0
+"""A clip's floor offset is this percentile of its per-frame lowest sole point: robust to a few
+frames of foot penetration, and a jump (feet all in the air) does not lift the clip."""
+
+
+def ground_offset(motion: Motion) -> float:
+    """Height (m) to add to ``motion``'s root so its feet rest on the floor (z = 0).
+
+    The lowest of the eight sole points per frame (:func:`~motionfm.robot.foot_points`), its
+    :data:`GROUND_PERCENTILE`-th percentile over the clip, negated.
+    """
+    robot = load_g1("g1_mjx")
+    soles = foot_points(fk_mujoco(motion.qpos, robot), robot)  # (T, 2, 4, 3)
+    return -float(np.percentile(soles[..., 2].reshape(len(soles), -1).min(-1), GROUND_PERCENTILE))
+
+
+def ground(motion: Motion) -> Motion:
+    """``motion`` shifted in height by :func:`ground_offset` (its lowest foot on the floor)."""
+    pos = motion.root_pos.copy()
+    pos[:, 2] += ground_offset(motion)
+    return motion.replace(root_pos=pos)
+
+
+def stand_motion(seconds: float = 10.0, fps: float = 50.0) -> Motion:
+    """The G1 holding Menagerie's ``stand`` keyframe for ``seconds``, grounded: a training clip
+    and the first check a tracker must pass."""
+    q = load_g1("scene").default_qpos
+    n = int(round(seconds * fps))
+    return ground(Motion(fps=fps, root_pos=np.tile(q[:3], (n, 1)), root_quat=np.tile(q[3:7], (n, 1)),
+                         joint_pos=np.tile(q[7:], (n, 1)), name="stand", captions=("a person stands still",)))
 
 
 def _body_ang_vel(quat_wxyz: np.ndarray, dt: float) -> np.ndarray:
@@ -84,8 +117,9 @@ class MotionLibrary:
 
     @classmethod
     def from_motions(cls, motions: Sequence[Motion], fps: float = 50.0, bin_frames: int = 50,
-                     canonicalize: bool = True) -> "MotionLibrary":
-        """Build from motions (any fps; each is resampled to ``fps``, clips shorter than 3 frames dropped)."""
+                     canonicalize: bool = True, grounded: bool = True) -> "MotionLibrary":
+        """Build from motions (any fps; each is resampled to ``fps``, clips shorter than 3 frames
+        dropped; with ``grounded``, each put on the floor by :func:`ground`)."""
         robot = load_g1("g1_mjx")
         body_idx = [G1_BODY_NAMES.index(b) for b in TRACKED_BODIES]
         dt = 1.0 / fps
@@ -98,6 +132,8 @@ class MotionLibrary:
                 m = m.canonicalize()
             if m.num_frames < 3:
                 continue
+            if grounded:
+                m = ground(m)
             fk = fk_mujoco(m.qpos, robot)
             bp, bq = fk.body_pos[:, body_idx], fk.body_quat[:, body_idx]
             qvel = np.concatenate([m.root_lin_vel(), m.root_ang_vel("body"), m.joint_vel()], axis=1)

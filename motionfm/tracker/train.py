@@ -9,6 +9,7 @@ Multi-device: brax's PPO ``pmap``s over all local devices (``num_envs`` must div
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -23,6 +24,7 @@ import numpy as np
 from motionfm.data.corpus import scan_corpus
 from motionfm.motion import Motion
 from motionfm.tracker.config import TrackerConfig
+from motionfm.tracker.library import MotionLibrary
 from motionfm.tracker.policy import TrackerPolicy, policy_from_brax, save_policy
 
 
@@ -53,13 +55,61 @@ def load_motions(sources: Sequence[str | os.PathLike], include: str | None = Non
     return motions
 
 
-def split_heldout(motions: Sequence[Motion], fraction: float = 0.15, seed: int = 0) -> tuple[list[Motion], list[Motion]]:
-    """Deterministic split by clip name hash: ``(train, held_out)``; at least one of each when possible."""
+GROUPS: tuple[str, ...] = ("stand", "locomotion", "gestures", "athletic", "dance", "martial_arts")
+"""Clip families the tracker is trained and reported on (:func:`clip_group`)."""
+
+CURRICULUM: tuple[tuple[str, ...], ...] = (("stand", "locomotion", "gestures"), ("athletic",), ("dance", "martial_arts"))
+"""Stages of :func:`train_curriculum`: each adds its groups to the clips of the stages before it."""
+
+_GROUP_WORDS = (  # first match wins; matched against "category name" of a clip, lower case
+    ("stand", ("stand",)),
+    ("martial_arts", ("karate", "fenc", "punch", "kick", "slash", "sword", "box", "martial", "fight")),
+    ("dance", ("dance",)),
+    ("gestures", ("bow", "wave", "raise", "call", "guide", "gesture", "hand", "point", "clap", "bye", "respond")),
+    ("athletic", ("athletic", "sport", "bonus", "jump", "squat", "golf", "shoot", "celebrat", "dribbl", "lunge", "hop")),
+    ("locomotion", ("locomotion", "walk", "run", "step", "turn", "dash", "jog")),
+)
+
+
+def clip_group(category: str | None, name: str = "") -> str:
+    """The :data:`GROUPS` family of a clip from its ``clips.jsonl`` category and its id (keywords;
+    unknown clips count as ``athletic``)."""
+    text = f"{category or ''} {name}".lower()
+    for group, words in _GROUP_WORDS:
+        if any(w in text for w in words):
+            return group
+    return "athletic"
+
+
+def clip_groups(sources: Sequence[str | os.PathLike]) -> dict[str, str]:
+    """``{clip id: group}`` for every clip in the folders of ``sources`` (files: by name)."""
+    out = {}
+    for src in sources:
+        src = Path(src)
+        refs = scan_corpus(src) if src.is_dir() else []
+        for r in refs:
+            out[r.clip_id] = clip_group((r.meta or {}).get("category") or (r.meta or {}).get("content"), r.clip_id)
+        if src.is_file():
+            out[src.stem] = clip_group(None, src.stem)
+    return out
+
+
+def split_heldout(motions: Sequence[Motion], fraction: float = 0.15, seed: int = 0,
+                  groups: dict[str, str] | None = None) -> tuple[list[Motion], list[Motion]]:
+    """Deterministic split by clip name hash: ``(train, held_out)``; at least one of each when possible.
+
+    With ``groups`` (``{name: group}``) the split is made within each group, so every family
+    with two or more clips has held-out clips (the per-category figures need them).
+    """
     if len(motions) < 2 or fraction <= 0:
         return list(motions), []
-    rank = sorted(motions, key=lambda m: hashlib.sha1(f"{seed}:{m.name}".encode()).hexdigest())
-    k = max(1, int(round(fraction * len(motions))))
-    held = {m.name for m in rank[:k]}
+    if groups:
+        held: set[str] = set()
+        for g in sorted({groups.get(m.name, "") for m in motions}):
+            held |= {m.name for m in split_heldout([m for m in motions if groups.get(m.name, "") == g], fraction, seed)[1]}
+    else:
+        rank = sorted(motions, key=lambda m: hashlib.sha1(f"{seed}:{m.name}".encode()).hexdigest())
+        held = {m.name for m in rank[: max(1, int(round(fraction * len(motions))))]}
     return [m for m in motions if m.name not in held], [m for m in motions if m.name in held]
 
 
@@ -102,6 +152,7 @@ def _last_train_row(rows: Sequence[dict]) -> dict:
             n = max(row["episode/length"], 1.0)
             return {"step": row["step"], "episode_length": n, "reward_per_step": row["episode/sum_reward"] / n,
                     "body_pos_err_m": row.get("episode/body_pos_err_m", float("nan")) / n,
+                    "fail_rate": row.get("episode/fail", float("nan")),
                     "sps": row.get("episode/sps", float("nan"))}
     return {}
 
@@ -116,14 +167,15 @@ def network_factory(cfg: TrackerConfig) -> Callable:
         distribution_type="normal", noise_std_type="log", init_noise_std=cfg.ppo.init_noise_std)
 
 
-def train(cfg: TrackerConfig, motions: Sequence[Motion], run_dir: str | os.PathLike, *,
+def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_dir: str | os.PathLike, *,
           num_timesteps: int | None = None, export: str | os.PathLike | None = None,
           held_out: Sequence[str] = (), run_evals: bool = True, log: Callable[[str], None] = print) -> tuple[TrackerPolicy, list[dict]]:
     """Train (or continue) a tracker on ``motions`` for one chunk of ``num_timesteps`` env steps.
 
     Args:
         cfg: environment and PPO settings.
-        motions: training clips (any fps).
+        motions: training clips (any fps), or a :class:`~motionfm.tracker.library.MotionLibrary`
+            built from them at the control rate (reused across chunks: big corpora take a while).
         run_dir: run folder; resumed from its newest checkpoint if present.
         num_timesteps: env steps of this chunk (default ``cfg.ppo.num_timesteps``).
         export: also write the deployable policy folder here (e.g. ``checkpoints/tracker``).
@@ -148,7 +200,7 @@ def train(cfg: TrackerConfig, motions: Sequence[Motion], run_dir: str | os.PathL
     run.mkdir(parents=True, exist_ok=True)
     state_path = run / "run.json"
     restore, chunk, steps_before = resume_point(run)
-    env = make_env(list(motions), cfg.env)
+    env = make_env(motions if isinstance(motions, MotionLibrary) else list(motions), cfg.env)
     p = cfg.ppo
     rows: list[dict] = []
     t_start = time.time()
@@ -188,6 +240,7 @@ def train(cfg: TrackerConfig, motions: Sequence[Motion], run_dir: str | os.PathL
         batch_size=p.batch_size, num_minibatches=p.num_minibatches, num_updates_per_batch=p.num_updates_per_batch,
         learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting, gae_lambda=p.gae_lambda,
         clipping_epsilon=p.clipping_epsilon, max_grad_norm=p.max_grad_norm, reward_scaling=p.reward_scaling,
+        learning_rate_schedule=p.learning_rate_schedule, desired_kl=p.desired_kl,
         normalize_observations=True, network_factory=network_factory(cfg), seed=p.seed + 1000 * chunk,
         deterministic_eval=True, log_training_metrics=True, progress_fn=progress, run_evals=p.run_evals and run_evals,
         training_metrics_steps=p.num_envs * p.unroll_length * 4,
@@ -211,3 +264,92 @@ def train(cfg: TrackerConfig, motions: Sequence[Motion], run_dir: str | os.PathL
         log(f"exported {export}")
     del make_inference
     return policy, rows
+
+
+def plot_progress(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Training progress of a run (all chunks) as a PNG: episode length, reward per step and the
+    share of episodes ending in a fall against env steps, curriculum stage changes marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = Path(run_dir)
+    rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if l.strip()]
+    rows = [r for r in rows if "episode/length" in r]
+    if not rows:
+        raise ValueError(f"{run}/log.jsonl: no training rows to plot")
+    steps = np.array([r["step"] for r in rows]) / 1e6
+    length = np.array([r["episode/length"] for r in rows])
+    reward = np.array([r["episode/sum_reward"] for r in rows]) / np.maximum(length, 1)
+    fail = np.array([r.get("episode/fail", np.nan) for r in rows])
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.4))
+    for a, y, title in zip(ax, (length * 0.02, reward, fail), ("episode length (s)", "reward per step", "episodes ending in a fall")):
+        a.plot(steps, y, lw=0.8)
+        a.set_title(title)
+        a.set_xlabel("env steps (millions)")
+        a.grid(alpha=0.3)
+    cur = run / "curriculum.json"
+    if cur.is_file():
+        for h in json.loads(cur.read_text()).get("history", []):
+            if h.get("advanced"):
+                for a in ax:
+                    a.axvline(h["steps"] / 1e6, color="k", ls=":", lw=0.8)
+    fig.suptitle(f"tracker training: {run.name}, {rows[-1]['step']:,} env steps", fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict[str, str], run_dir: str | os.PathLike, *,
+                     chunk_steps: int, chunks: int = 1, export: str | os.PathLike | None = None,
+                     held_out: Sequence[str] = (), sources: Sequence[str] = (), advance_at: float = 0.25,
+                     log: Callable[[str], None] = print) -> TrackerPolicy:
+    """Train in chunks along :data:`CURRICULUM`, resumable at any point.
+
+    Each chunk is one :func:`train` call on the clips of the stages reached so far (plus the
+    ``stand`` clip); after it, the stage advances when fewer than ``advance_at`` of the chunk's
+    last training episodes ended in a fall. ``run_dir/curriculum.json`` records the stage and
+    the history; a stopped run continues from its last brax checkpoint and stage. After every
+    chunk the policy is exported (when ``export`` is given) with a training-progress plot
+    ``training_progress.png`` beside it.
+    """
+    from motionfm.tracker.library import stand_motion
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    cur_path = run / "curriculum.json"
+    state = json.loads(cur_path.read_text()) if cur_path.is_file() else {"stage": 0, "history": []}
+    policy, libraries = None, {}
+    for _ in range(chunks):
+        stage = int(state["stage"])
+        allowed = {g for st in CURRICULUM[: stage + 1] for g in st}
+        if stage not in libraries:  # the stage's clips at the control rate, built once
+            chosen = [stand_motion()] + [m for m in motions if groups.get(m.name, "athletic") in allowed]
+            libraries = {stage: MotionLibrary.from_motions(
+                chosen, fps=cfg.env.fps, bin_frames=max(1, int(round(cfg.env.adaptive_bin_s * cfg.env.fps))))}
+        lib = libraries[stage]
+        log(f"curriculum stage {stage} ({', '.join(sorted(allowed))}): {len(lib.names)} clips, {lib.num_frames / cfg.env.fps / 60:.1f} min")
+        policy, rows = train(cfg, lib, run, num_timesteps=chunk_steps, export=None, held_out=held_out, log=log)
+        last = _last_train_row(rows)
+        fail = float(last.get("fail_rate", 1.0))
+        advance = bool(np.isfinite(fail) and fail < advance_at and stage < len(CURRICULUM) - 1)
+        state["history"].append({"stage": stage, "steps": int(last.get("step", 0)), "fail_rate": round(fail, 4),
+                                 "episode_length": round(float(last.get("episode_length", 0)), 2), "advanced": advance})
+        state["stage"] = stage + int(advance)
+        tmp = cur_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, cur_path)  # atomic: a stop between chunks never leaves half a file
+        if export:
+            meta = dict(policy.metadata)
+            meta["curriculum"] = {"stage": state["stage"], "stages": [list(s) for s in CURRICULUM], "history": state["history"]}
+            meta["sources"] = [str(s) for s in sources]
+            meta["groups"] = {m.name: groups.get(m.name, "athletic") for m in motions}
+            policy = dataclasses.replace(policy, metadata=meta)
+            save_policy(export, policy)
+            plot_progress(run, Path(export) / "training_progress.png")
+            log(f"exported {export} (stage {state['stage']}, fail rate {fail:.2f})")
+    return policy

@@ -1,0 +1,71 @@
+"""Sim-to-sim evaluation of a tracker checkpoint, as the benchmark and ``eval tracker`` report it:
+the ``stand`` check, then held-out and training clips, overall and per clip family.
+
+Clips are read from the folders the checkpoint was trained from (its metadata's ``sources``,
+where they exist on this machine) or the default corpora (:func:`default_sources`); families
+come from the checkpoint's ``groups`` or the clips' ``clips.jsonl`` categories.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from motionfm.tracker.policy import TrackerPolicy
+from motionfm.tracker.rollout import evaluate_motions, track
+from motionfm.tracker.train import clip_groups, load_motions
+
+REPO = Path(__file__).resolve().parents[2]
+RETARGETED = ("cmu_g1", "cmu_mocap_g1", "bandai_g1")
+"""Folders under ``runs/data`` (or ``$MOTIONFM_RETARGETED``) that ``motionfm retarget`` fills and the
+tracker trains on when present."""
+
+
+def default_sources() -> list[Path]:
+    """The G1 corpus plus every retargeted corpus folder that exists (``runs/data/<name>``)."""
+    from motionfm.cli import default_data_dir
+
+    base = Path(os.environ.get("MOTIONFM_RETARGETED", REPO / "runs" / "data"))
+    return [default_data_dir()] + [base / n for n in RETARGETED if (base / n / "clips.jsonl").is_file()]
+
+
+def summarize(clips: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Clip means of :func:`~motionfm.tracker.rollout.evaluate_motions` rows."""
+    mean = lambda k: float(np.mean([c[k] for c in clips])) if clips else float("nan")  # noqa: E731
+    return {"num_clips": len(clips), "success_rate": mean("success"), "fall_rate": mean("fell"), "mpbpe_cm": mean("mpbpe_cm"),
+            "mpbpe_local_cm": mean("mpbpe_local_cm"), "joint_error_rad": mean("joint_error_rad")}
+
+
+def stand_check(policy: TrackerPolicy, seconds: float = 10.0) -> dict[str, Any]:
+    """Track :func:`~motionfm.tracker.library.stand_motion` for ``seconds``: does it stay up?"""
+    from motionfm.tracker.library import stand_motion
+
+    r = track(policy, stand_motion(seconds))
+    return {k: r[k] for k in ("success", "fell", "frames", "clip_frames", "mpbpe_cm", "joint_error_rad")}
+
+
+def evaluate_checkpoint(policy: TrackerPolicy, sources: Sequence[str | os.PathLike] | None = None,
+                        max_clips: int = 0, splits: Sequence[str] = ("held_out", "train")) -> dict[str, Any]:
+    """``{"stand": ..., "eval_held_out": {..., "by_category": {...}, "clips": [...]}, "eval_train": ...}``."""
+    meta = policy.metadata
+    if sources is None:
+        recorded = [Path(s) for s in meta.get("sources", []) if Path(s).is_dir()]
+        sources = recorded or default_sources()
+    sources = [Path(s) for s in sources]
+    groups = {**clip_groups(sources), **meta.get("groups", {})}
+    names = {"held_out": set(meta.get("held_out", [])), "train": set(meta.get("clips", [])) - {"stand"}}
+    everything = load_motions(sources)
+    out: dict[str, Any] = {"stand": stand_check(policy), "sources": [str(s) for s in sources]}
+    for split in splits:
+        ms = [m for m in everything if m.name in names[split]]
+        if max_clips:
+            ms = ms[:max_clips]
+        rep = evaluate_motions(policy, ms)
+        for c in rep["clips"]:
+            c["group"] = groups.get(c["name"], "athletic")
+        by = {g: summarize([c for c in rep["clips"] if c["group"] == g]) for g in sorted({c["group"] for c in rep["clips"]})}
+        out[f"eval_{split}"] = summarize(rep["clips"]) | {"by_category": by, "clips": rep["clips"]}
+    return out
