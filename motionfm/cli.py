@@ -438,15 +438,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def host_cpu_key() -> str:
+    """A short key of this host's CPU model and instruction-set flags (``/proc/cpuinfo``).
+
+    XLA:CPU compiles for the host's features; an entry compiled on a machine with other
+    features (this VM moves between hosts) loads with a "could lead to SIGILL" warning, or worse.
+    """
+    import hashlib
+    import platform
+
+    text = platform.machine() + platform.processor()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        text += "".join(sorted({ln for ln in lines if ln.startswith(("flags", "model name", "Features"))}))
+    except OSError:
+        pass
+    return f"{platform.machine()}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+
+
 def enable_compilation_cache() -> None:
     """Keep XLA's compiled programs on disk between runs (``$MOTIONFM_JAX_CACHE``, default
     ``~/.cache/motionfm/jax``; set it empty to switch off): a guided ``sample`` compiles for 10-20 s
-    the first time and loads in about a second after."""
+    the first time and loads in about a second after. Entries live in a sub-folder per CPU
+    (:func:`host_cpu_key`), so code compiled for other CPU features is never loaded."""
     path = os.environ.get("MOTIONFM_JAX_CACHE", str(Path.home() / ".cache" / "motionfm" / "jax"))
     if path:
         import jax
 
-        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_compilation_cache_dir", str(Path(path) / host_cpu_key()))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 

@@ -33,7 +33,8 @@ from motionfm.tokenizer import Tokenizer, features_to_qpos, load_tokenizer, star
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MotionPipeline:
-    """Tokenizer, latent diffusion and text encoder, ready to sample G1 motions.
+    """Tokenizer, latent diffusion and text encoder, ready to sample G1 motions, and the tracker
+    that executes them in physics (:meth:`track`, :meth:`generate_and_track`).
 
     Attributes:
         tokenizer: decodes latents to motion (and encodes history/keyframes).
@@ -265,6 +266,30 @@ class MotionPipeline:
         else:
             motions = self.decode(latents, frames)
         return [m.replace(name=f"sample_{seed}_{i}", captions=(text,) if text else ()) for i, m in enumerate(motions)]
+
+    @functools.cached_property
+    def tracker(self):
+        """The shipped tracking policy (:func:`motionfm.tracker.load_policy`), loaded on first use."""
+        from motionfm.tracker.policy import load_policy
+
+        return load_policy()
+
+    def track(self, motion: Motion, *, policy=None, variant: str | None = None, stop_on_fall: bool = True) -> dict:
+        """Execute ``motion`` (recorded or generated) with the tracker in plain MuJoCo, sim-to-sim.
+
+        Returns :func:`motionfm.tracker.rollout.track`'s dict: rollout arrays (``qpos (T, 36)``,
+        ``ref_qpos (T, 36)``, ...) and metrics (``success``, ``fell``, ``mpbpe_cm``, ...); save it
+        with :func:`motionfm.tracker.rollout.save_rollout`, whose file recomputes the metrics.
+        """
+        from motionfm.tracker.rollout import track
+
+        return track(policy or self.tracker, motion, variant=variant, stop_on_fall=stop_on_fall)
+
+    def generate_and_track(self, text: str | None = None, seconds: float = 6.0, seed: int = 0,
+                           guidance: Cost | Sequence[Cost] | None = None, **sample_kw) -> tuple[Motion, dict]:
+        """Sample one motion (:meth:`sample`) and execute it (:meth:`track`): ``(motion, rollout)``."""
+        motion = self.sample(text=text, seconds=seconds, seed=seed, guidance=guidance, **sample_kw)[0]
+        return motion, self.track(motion)
 
     @functools.cached_property
     def _decode_qpos(self):

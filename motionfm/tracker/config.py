@@ -92,6 +92,8 @@ class EnvConfig:
             (BeyondMimic).
         anchor_body: the body whose pose the policy is told and terminations are measured on.
         future_frames: offsets (in 50 Hz frames) of the reference joint targets in the observation.
+        obs_lin_vel: the actor observes the root's linear velocity (BeyondMimic's actor does;
+            policies of checkpoint schema 1 did not).
         max_episode_s: episode cap (s); an episode also ends (truncated) at the clip's end.
         anchor_height_limit: terminate when the anchor is this far (m) from the reference height.
         anchor_ori_limit: terminate when the projected-gravity z of the anchor differs this much.
@@ -111,6 +113,7 @@ class EnvConfig:
     action_base: str = "reference"
     anchor_body: str = "torso_link"
     future_frames: tuple[int, ...] = (1, 5)
+    obs_lin_vel: bool = True
     max_episode_s: float = 6.0
     anchor_height_limit: float = 0.25
     anchor_ori_limit: float = 0.8
@@ -203,9 +206,10 @@ class TrackerConfig:
 PRESETS: dict[str, TrackerConfig] = {
     # 2-core CPU: few envs, small batches; the residual action makes learning visible in minutes.
     # BeyondMimic's PPO settings (gamma 0.99, lr 1e-3 with the adaptive-KL schedule, 5 epochs) at
-    # CPU scale; noise 0.5 on the residual action (x the per-joint action scale).
+    # CPU scale; initial noise 0.3 on the residual action (x the per-joint action scale: 0.16 rad on
+    # the hips), lower than BeyondMimic's 1.0 so that early episodes last long enough to learn from.
     "cpu": TrackerConfig(ppo=PPOConfig(run_evals=False, discounting=0.99, learning_rate=1e-3, learning_rate_schedule="ADAPTIVE_KL",
-                                       num_updates_per_batch=5, init_noise_std=0.5, num_timesteps=2_000_000)),
+                                       num_updates_per_batch=5, init_noise_std=0.3, num_timesteps=2_000_000)),
     # One GPU: thousands of envs, the full corpus, randomisation on (the recipe).
     "gpu": TrackerConfig(
         env=EnvConfig(backend="mjx", randomization=ROBUST, max_episode_s=10.0),

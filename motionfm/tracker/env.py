@@ -34,6 +34,11 @@ with contextlib.redirect_stdout(sys.stderr):  # MJX prints "Failed to import war
     from mujoco import mjx  # noqa: E402
 
 
+MAX_SPEED = 100.0
+"""m/s or rad/s: any free-joint or joint speed above this ends the episode as a failure (the G1's
+fastest joints reach ~37 rad/s)."""
+
+
 class TrackingEnv(Env):
     """Universal motion tracking of the G1 (one environment; batch with :class:`TrackingWrapper`).
 
@@ -62,13 +67,13 @@ class TrackingEnv(Env):
         self._soft_lo = jnp.asarray(mid - 0.95 * half, jnp.float32)
         self._soft_hi = jnp.asarray(mid + 0.95 * half, jnp.float32)
         self._future = jnp.asarray(cfg.future_frames, jnp.int32)
-        self._noise = jnp.asarray(O.noise_levels(len(cfg.future_frames)) * cfg.randomization.obs_noise)
+        self._noise = jnp.asarray(O.noise_levels(len(cfg.future_frames), cfg.obs_lin_vel) * cfg.randomization.obs_noise)
         self._push_every = int(round(cfg.randomization.push_interval_s / cfg.ctrl_dt))
 
     # ------------------------------------------------------------------ brax Env interface
     @property
     def observation_size(self) -> dict[str, tuple[int, ...]]:
-        na = O.actor_obs_size(len(self.cfg.future_frames))
+        na = O.actor_obs_size(len(self.cfg.future_frames), self.cfg.obs_lin_vel)
         return {"state": (na,), "privileged_state": (na + 3 + 1 + 2 * 3 * len(TRACKED_BODIES),)}
 
     @property
@@ -108,7 +113,7 @@ class TrackingEnv(Env):
 
     def _obs(self, data: Any, frame: jax.Array, last_action: jax.Array, rng: jax.Array) -> dict[str, jax.Array]:
         robot, ref = self.robot(data), self.reference(frame)
-        clean = O.actor_obs(jnp, robot, ref, last_action, self._default, self._anchor)
+        clean = O.actor_obs(jnp, robot, ref, last_action, self._default, self._anchor, self.cfg.obs_lin_vel)
         noisy = clean + self._noise * jax.random.uniform(rng, clean.shape, minval=-1.0, maxval=1.0)
         return {"state": noisy, "privileged_state": O.critic_obs(jnp, robot, ref, clean, self._anchor)}
 
@@ -161,12 +166,15 @@ class TrackingEnv(Env):
         excess = jnp.sum(jnp.maximum(self._soft_lo - q, 0.0) + jnp.maximum(q - self._soft_hi, 0.0))
         fail = O.failed(jnp, robot, ref_now, self._anchor, self._ee, cfg.anchor_height_limit,
                         cfg.anchor_ori_limit, cfg.ee_height_limit)
-        fail = fail | ~self.physics.finite(data)
+        # A blown-up simulation (a reset deep in the floor, a wild action) is a failure, not a reward.
+        fail = fail | ~self.physics.finite(data) | (jnp.max(jnp.abs(robot.qvel)) > MAX_SPEED)
         end = (frame >= self.lib.clip_last[frame]) | (step >= cfg.episode_length)
         done = fail | end
         reward = (sum(terms.values()) + cfg.reward.action_rate * rate + cfg.reward.joint_limit * excess
                   + cfg.reward.termination * fail)
-        reward = jnp.where(jnp.isfinite(reward), reward, 0.0)
+        # Bounded below: one exploded state's joint-limit penalty (1e7 per step seen) would swamp the
+        # batch's advantages; the loss of future reward already punishes it.
+        reward = jnp.clip(jnp.where(jnp.isfinite(reward), reward, 0.0), -2.0 * cfg.reward.max_reward(), None)
         body_err = jnp.mean(jnp.linalg.norm(robot.body_pos - O.align_reference(jnp, ref_now, robot, self._anchor)[0], axis=-1))
         metrics = {**terms, "action_rate": cfg.reward.action_rate * rate, "joint_limit": cfg.reward.joint_limit * excess,
                    "body_pos_err_m": body_err, "fail": fail.astype(jnp.float32)}

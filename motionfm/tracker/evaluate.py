@@ -57,12 +57,14 @@ def evaluate_checkpoint(policy: TrackerPolicy, sources: Sequence[str | os.PathLi
     sources = [Path(s) for s in sources]
     groups = {**clip_groups(sources), **meta.get("groups", {})}
     names = {"held_out": set(meta.get("held_out", [])), "train": set(meta.get("clips", [])) - {"stand"}}
-    everything = load_motions(sources)
     out: dict[str, Any] = {"stand": stand_check(policy), "sources": [str(s) for s in sources]}
     for split in splits:
-        ms = [m for m in everything if m.name in names[split]]
-        if max_clips:
-            ms = ms[:max_clips]
+        wanted = sorted(names[split])
+        if max_clips:  # an even share of every family, so a capped run still reports each
+            fams = sorted({groups.get(n, "athletic") for n in wanted})
+            per = max(1, max_clips // max(1, len(fams)))
+            wanted = [n for f in fams for n in [w for w in wanted if groups.get(w, "athletic") == f][:per]]
+        ms = load_motions(sources, names=set(wanted)) if wanted else []
         rep = evaluate_motions(policy, ms)
         for c in rep["clips"]:
             c["group"] = groups.get(c["name"], "athletic")

@@ -14,7 +14,8 @@ import numpy as np
 
 from motionfm.tracker.config import RewardConfig
 
-NOISE = {"anchor_pos": 0.25, "anchor_ori": 0.05, "joint_pos": 0.01, "joint_vel": 0.5, "gravity": 0.05, "ang_vel": 0.2}
+NOISE = {"anchor_pos": 0.25, "anchor_ori": 0.05, "joint_pos": 0.01, "joint_vel": 0.5, "gravity": 0.05, "lin_vel": 0.5,
+         "ang_vel": 0.2}
 """Half-widths of the uniform observation noise at ``obs_noise = 1`` (BeyondMimic's levels)."""
 
 
@@ -123,23 +124,26 @@ def align_reference(xp: Any, ref: Reference, robot: RobotState, anchor: int):
     return pos, quat, quat_apply(xp, dyaw[None], ref.body_lin_vel), quat_apply(xp, dyaw[None], ref.body_ang_vel)
 
 
-def actor_obs(xp: Any, robot: RobotState, ref: Reference, last_action, default_joints, anchor: int):
+def actor_obs(xp: Any, robot: RobotState, ref: Reference, last_action, default_joints, anchor: int, lin_vel: bool = True):
     """The policy's observation ``(D,)``: reference commands, anchor pose error, proprioception.
 
     Layout: ``ref joint pos (K*29), ref joint vel (K*29), ref anchor position in the robot anchor
     frame (3), relative anchor orientation 6D (6), joint pos - default (29), joint vel (29),
-    projected gravity in the root frame (3), root angular velocity (3), last action (29)``.
-    Noise (training only) is added to this vector by the environment (:func:`noise_levels`).
+    projected gravity in the root frame (3), [root linear velocity in the root frame (3), with
+    lin_vel: BeyondMimic's actor sees it; the robot estimates it], root angular velocity (3),
+    last action (29)``. Noise (training only) is added to this vector by the environment
+    (:func:`noise_levels`).
     """
     ra_q, ra_p = robot.body_quat[anchor], robot.body_pos[anchor]
     anchor_pos = quat_apply_inv(xp, ra_q, ref.body_pos[anchor] - ra_p)
     anchor_ori = rot6d(xp, quat_mul(xp, quat_conj(xp, ra_q), ref.body_quat[anchor]))
     root_q = robot.qpos[3:7]
     gravity = quat_apply_inv(xp, root_q, xp.asarray([0.0, 0.0, -1.0], dtype=root_q.dtype))
+    vel = [quat_apply_inv(xp, root_q, robot.qvel[:3])] if lin_vel else []
     return xp.concatenate([
         ref.joint_pos.reshape(-1), ref.joint_vel.reshape(-1), anchor_pos, anchor_ori,
         robot.qpos[7:] - default_joints, robot.qvel[6:],
-        gravity, robot.qvel[3:6], last_action,
+        gravity, *vel, robot.qvel[3:6], last_action,
     ])
 
 
@@ -181,14 +185,15 @@ def failed(xp: Any, robot: RobotState, ref: Reference, anchor: int, ee: Any, hei
             | xp.any(xp.abs(robot.body_pos[ee, 2] - ref.body_pos[ee, 2]) > ee_limit))
 
 
-def noise_levels(num_future: int) -> np.ndarray:
+def noise_levels(num_future: int, lin_vel: bool = True) -> np.ndarray:
     """``(D,)`` half-widths of uniform noise per actor-observation entry at ``obs_noise = 1``."""
     j = 29
+    vel = [np.full(3, NOISE["lin_vel"])] if lin_vel else []
     return np.concatenate([np.zeros(2 * num_future * j), np.full(3, NOISE["anchor_pos"]), np.full(6, NOISE["anchor_ori"]),
                            np.full(j, NOISE["joint_pos"]), np.full(j, NOISE["joint_vel"]), np.full(3, NOISE["gravity"]),
-                           np.full(3, NOISE["ang_vel"]), np.zeros(j)]).astype(np.float32)
+                           *vel, np.full(3, NOISE["ang_vel"]), np.zeros(j)]).astype(np.float32)
 
 
-def actor_obs_size(num_future: int) -> int:
+def actor_obs_size(num_future: int, lin_vel: bool = True) -> int:
     """Length of :func:`actor_obs` for ``num_future`` look-ahead frames."""
-    return 2 * num_future * 29 + 3 + 6 + 29 + 29 + 3 + 3 + 29
+    return 2 * num_future * 29 + 3 + 6 + 29 + 29 + 3 + 3 * lin_vel + 3 + 29

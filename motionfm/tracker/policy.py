@@ -52,7 +52,7 @@ class TrackerPolicy:
         for i, (w, b) in enumerate(self.weights):
             x = x @ w + b
             if i < len(self.weights) - 1:
-                x = x / (1.0 + np.exp(-x))  # swish, brax's default activation
+                x = x / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))  # swish (brax's default); clipped: no exp overflow
         return x
 
     @property
@@ -97,7 +97,7 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
     weights = tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n))
     config = dict(meta["config"])
     if int(meta.get("schema_version", 1)) < 2:  # trained before the drive table existed
-        config["env"] = {"actuation": "model", "backend": "mjx", "integrator": "euler", **config.get("env", {})}
+        config["env"] = {"actuation": "model", "backend": "mjx", "integrator": "euler", "obs_lin_vel": False, **config.get("env", {})}
     return TrackerPolicy(TrackerConfig.from_dict(config), z["obs_mean"].astype(np.float32),
                          z["obs_std"].astype(np.float32), weights, meta)
 

@@ -102,7 +102,7 @@ def track(policy: TrackerPolicy, motion: Motion, *, variant: str | None = None, 
     fell, times, t0 = False, [], time.perf_counter()
     for t in range(last):
         ref = reference(t)
-        obs = O.actor_obs(np, robot(), ref, last_action, default, anchor)
+        obs = O.actor_obs(np, robot(), ref, last_action, default, anchor, cfg.obs_lin_vel)
         ts = time.perf_counter()
         action = policy.act(obs)
         times.append(time.perf_counter() - ts)

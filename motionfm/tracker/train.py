@@ -29,10 +29,11 @@ from motionfm.tracker.policy import TrackerPolicy, policy_from_brax, save_policy
 
 
 def load_motions(sources: Sequence[str | os.PathLike], include: str | None = None, exclude: str | None = None,
-                 default_fps: float = 30.0) -> list[Motion]:
+                 default_fps: float = 30.0, names: set[str] | None = None) -> list[Motion]:
     """Motions from files and folders (folders scanned with their ``clips.jsonl``).
 
-    ``include``/``exclude`` are regular expressions on clip ids (``re.search``).
+    ``include``/``exclude`` are regular expressions on clip ids (``re.search``); ``names``, when
+    given, is the set of clip ids to load (the others are not read at all).
     """
     motions = []
     for src in sources:
@@ -44,6 +45,8 @@ def load_motions(sources: Sequence[str | os.PathLike], include: str | None = Non
         else:
             raise FileNotFoundError(f"{src}: no such motion file or folder")
         for path, cid, meta in refs:
+            if names is not None and cid not in names:
+                continue
             if include and not re.search(include, cid):
                 continue
             if exclude and re.search(exclude, cid):
