@@ -32,25 +32,41 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from motionfm.tracker.evaluate import default_sources, evaluate_checkpoint, stand_check, summarize
     from motionfm.tracker.policy import load_policy
     from motionfm.tracker.rollout import evaluate_motions
-    from motionfm.tracker.train import load_motions
+    from motionfm.tracker.train import clip_groups, load_motions
 
     policy = load_policy(args.checkpoint)
-    if not Path(args.data).is_dir():
+    if args.data and not Path(args.data).is_dir():
         raise NotADirectoryError(f"{args.data}: not a folder of motion files")
-    motions = load_motions([args.data], include=args.include, default_fps=args.fps or 30.0)
-    if args.split == "held-out":
-        held = set(policy.metadata.get("held_out", []))
-        motions = [m for m in motions if m.name in held]
-    if args.max_clips:
-        motions = motions[: args.max_clips]
-    report = evaluate_motions(policy, motions, variant=args.model, sim_dt=args.sim_dt, progress=not args.json)
+    if args.split == "held-out" and not args.include:  # the checkpoint's held-out clips, per family
+        rep = evaluate_checkpoint(policy, [args.data] if args.data else None, max_clips=args.max_clips or 0, splits=("held_out",))
+        report = {"stand": rep["stand"], **{k: v for k, v in rep["eval_held_out"].items()}}
+    else:
+        sources = [Path(args.data)] if args.data else default_sources()
+        motions = load_motions(sources, include=args.include, default_fps=args.fps or 30.0)
+        if args.split == "held-out":
+            held = set(policy.metadata.get("held_out", []))
+            motions = [m for m in motions if m.name in held]
+        if args.max_clips:
+            motions = motions[: args.max_clips]
+        report = evaluate_motions(policy, motions, variant=args.model, sim_dt=args.sim_dt, progress=not args.json)
+        groups = {**clip_groups(sources), **policy.metadata.get("groups", {})}
+        for c in report["clips"]:
+            c["group"] = groups.get(c["name"], "athletic")
+        report["by_category"] = {g: summarize([c for c in report["clips"] if c["group"] == g])
+                                 for g in sorted({c["group"] for c in report["clips"]})}
+        report["stand"] = stand_check(policy)
     report["checkpoint"] = str(args.checkpoint or "shipped")
-    report["data"] = str(args.data)
+    report["data"] = str(args.data or "default sources")
     if args.json:
         print(json.dumps(report, indent=1))
     else:
+        st = report["stand"]
+        print(f"stand 10 s: {'held' if st['success'] else 'fell after %.1f s' % (st['frames'] / 50)}")
+        for g, c in report["by_category"].items():
+            print(f"  {g:<13} {c['num_clips']:>4d} clips: success {c['success_rate']:.1%}, mpbpe {c['mpbpe_cm']:.1f} cm, falls {c['fall_rate']:.1%}")
         print(f"{report['num_clips']} clips: success {report['success_rate']:.1%}, mpbpe {report['mpbpe_cm']:.1f} cm "
               f"(local {report['mpbpe_local_cm']:.1f} cm), joints {report['joint_error_rad']:.3f} rad, falls {report['fall_rate']:.1%}")
     return 0
@@ -126,7 +142,7 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     if eval_group is None:
         eval_group = sub.add_parser("eval", help="evaluate a stage").add_subparsers(dest="eval_command", required=True)
     e = eval_group.add_parser("tracker", help="sim-to-sim metrics of the tracker (plain MuJoCo) on a motion folder")
-    e.add_argument("--data", required=True, help="folder of motion files (clips.jsonl optional)")
+    e.add_argument("--data", help="folder of motion files (clips.jsonl optional; default: the checkpoint's sources)")
     e.add_argument("--checkpoint", help="tracker checkpoint folder (default: the shipped one)")
     e.add_argument("--split", choices=["all", "held-out"], default="all", help="'held-out': only clips the checkpoint never trained on")
     e.add_argument("--include", help="regex on clip ids")

@@ -162,6 +162,7 @@ class PPOConfig:
     policy_hidden: tuple[int, ...] = (256, 128, 64)
     value_hidden: tuple[int, ...] = (256, 256, 128)
     init_noise_std: float = 0.4
+    obs_clip: float | None = 10.0  # normalised observations clipped to +-this (None: not clipped)
     learning_rate_schedule: str = "NONE"  # or "ADAPTIVE_KL": lr halves/grows to hold desired_kl (rsl_rl, BeyondMimic)
     desired_kl: float = 0.01
     run_evals: bool = True  # brax's deterministic eval rollouts at each checkpoint (slow to compile on CPU)

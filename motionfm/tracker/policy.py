@@ -49,6 +49,9 @@ class TrackerPolicy:
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action ``(..., 29)`` for observations ``(..., D)`` (float32 math)."""
         x = ((np.asarray(obs, np.float32) - self.obs_mean) / self.obs_std).astype(np.float32)
+        clip = self.config.ppo.obs_clip
+        if clip is not None:
+            x = np.clip(x, -clip, clip)
         for i, (w, b) in enumerate(self.weights):
             x = x @ w + b
             if i < len(self.weights) - 1:
@@ -98,6 +101,7 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
     config = dict(meta["config"])
     if int(meta.get("schema_version", 1)) < 2:  # trained before the drive table existed
         config["env"] = {"actuation": "model", "backend": "mjx", "integrator": "euler", "obs_lin_vel": False, **config.get("env", {})}
+        config["ppo"] = {"obs_clip": None, **config.get("ppo", {})}
     return TrackerPolicy(TrackerConfig.from_dict(config), z["obs_mean"].astype(np.float32),
                          z["obs_std"].astype(np.float32), weights, meta)
 

@@ -161,13 +161,29 @@ def _last_train_row(rows: Sequence[dict]) -> dict:
 
 
 def network_factory(cfg: TrackerConfig) -> Callable:
-    """Brax PPO networks: Gaussian policy on ``state``, critic on ``privileged_state``."""
+    """Brax PPO networks: Gaussian policy on ``state``, critic on ``privileged_state``.
+
+    Normalised observations are clipped to ``±cfg.ppo.obs_clip`` (brax's ``normalize`` with
+    ``max_abs_value``): a feature that is nearly constant in the data seen so far (the masked wrists
+    of most clips) has a tiny running std, and one clip that moves it sent normalised inputs to
+    1e3 and a PPO update's KL to 750. :meth:`TrackerPolicy.act` clips alike.
+    """
+    from brax.training.acme import running_statistics
     from brax.training.agents.ppo import networks as ppo_networks
 
-    return functools.partial(
+    make = functools.partial(
         ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=cfg.ppo.policy_hidden,
         value_hidden_layer_sizes=cfg.ppo.value_hidden, policy_obs_key="state", value_obs_key="privileged_state",
         distribution_type="normal", noise_std_type="log", init_noise_std=cfg.ppo.init_noise_std)
+    if cfg.ppo.obs_clip is None:
+        return make
+
+    def factory(observation_size, action_size, preprocess_observations_fn=None, **kw):
+        if preprocess_observations_fn is running_statistics.normalize:
+            preprocess_observations_fn = functools.partial(running_statistics.normalize, max_abs_value=cfg.ppo.obs_clip)
+        return make(observation_size, action_size, **({"preprocess_observations_fn": preprocess_observations_fn}
+                                                      if preprocess_observations_fn is not None else {}), **kw)
+    return factory
 
 
 def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_dir: str | os.PathLike, *,
