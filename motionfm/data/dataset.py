@@ -9,7 +9,9 @@ than a window become one window padded with their last frame (``frame_mask`` ``F
 
 Splits are by clip, never by window: clips are ranked by a hash of ``(split_seed, clip_id)`` and
 the first ``round(val_fraction * N)`` go to ``validation``, so no clip is in both splits and the
-assignment does not depend on file order.
+assignment does not depend on file order. Clips whose licence the config excludes
+(``exclude_licences``) are dropped *after* the split, so excluding a licence never moves another
+clip between train and validation.
 
 Examples (one per window of ``W`` frames):
 
@@ -43,7 +45,10 @@ import tensorflow_datasets as tfds
 from etils import epath
 from scipy.spatial.transform import Rotation
 
-from motionfm.data.corpus import ClipRef, scan_corpus
+from motionfm.data.corpus import (
+    ClipRef, check_exclusions, clip_licence, corpus_weights, licence_counts, licence_key, scan_corpus, select_clips,
+    source_counts,
+)
 from motionfm.data.pipeline import ConcatSource, fetch
 from motionfm.motion import Motion
 from motionfm.robot.g1 import NUM_JOINTS, QPOS_DIM
@@ -70,6 +75,8 @@ class G1MotionConfig(tfds.core.BuilderConfig):
         csv_fps: frame rate of CSV files that no ``clips.jsonl`` row describes (``None``: such a
             file is an error).
         limits: :meth:`Motion.load` policy for joints beyond the G1's limits.
+        exclude_licences: licences (``clips.jsonl`` ``license``, case-insensitive; ``"unknown"``
+            for clips without one) whose clips the build leaves out.
     """
 
     # tfds' BuilderConfig is a non-frozen dataclass, so a frozen subclass is not allowed; frozenness
@@ -83,6 +90,7 @@ class G1MotionConfig(tfds.core.BuilderConfig):
     canonicalize: bool = True
     csv_fps: float | None = None
     limits: str = "warn"
+    exclude_licences: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -91,6 +99,9 @@ class G1MotionConfig(tfds.core.BuilderConfig):
             set_(key, kind(getattr(self, key)))
         if self.csv_fps is not None:
             set_("csv_fps", float(self.csv_fps))
+        if isinstance(self.exclude_licences, str):
+            raise TypeError(f"exclude_licences must be a sequence of licence names, not the string {self.exclude_licences!r}")
+        set_("exclude_licences", tuple(sorted({licence_key(x) for x in self.exclude_licences})))
         if self.fps <= 0 or self.window < 2 or self.stride < 1 or not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"invalid G1MotionConfig parameters: {self.params()}")
         # Derived names are re-derived, so dataclasses.replace() cannot carry a stale one over.
@@ -112,7 +123,10 @@ class G1MotionConfig(tfds.core.BuilderConfig):
     def params(self) -> dict[str, Any]:
         """The parameters that shape the data (everything but tfds' bookkeeping fields)."""
         base = {f.name for f in dataclasses.fields(tfds.core.BuilderConfig)}
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in base}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in base}
+        if not out["exclude_licences"]:  # left out when empty: builds made before the field keep their names
+            del out["exclude_licences"]
+        return out
 
 
 DEFAULT_CONFIG = G1MotionConfig()
@@ -210,8 +224,12 @@ class G1Motion(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         refs = scan_corpus(dl_manager.manual_dir)
         splits = split_clips([r.clip_id for r in refs], self.config.val_fraction, self.config.split_seed)
-        by_id = {r.clip_id: r for r in refs}
-        return {name: self._generate_examples([by_id[c] for c in ids]) for name, ids in splits.items()}
+        kept = {r.clip_id: r for r in select_clips(refs, self.config.exclude_licences)}
+        chosen = {name: [kept[c] for c in ids if c in kept] for name, ids in splits.items()}
+        if not chosen.get("train"):
+            raise ValueError(f"{dl_manager.manual_dir}: no training clip is left once licences "
+                             f"{list(self.config.exclude_licences)} are excluded")
+        return {name: self._generate_examples(clips) for name, clips in chosen.items() if clips}
 
     def _generate_examples(self, refs: list[ClipRef]) -> Iterator[tuple[str, dict[str, Any]]]:
         cfg = self.config
@@ -376,6 +394,12 @@ def build_dataset(
     """
     builder = G1Motion(data_dir=data_dir, config=config)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+    stored = builder.info.config_description or ""
+    # tfds reuses a prepared build by config name alone: a user-named config with other settings
+    # (another window, or licences now excluded) would silently read the old windows.
+    if stored.startswith("{") and json.loads(stored) != json.loads(json.dumps(builder.config.params())):
+        raise ValueError(f"{builder.data_dir}: already holds config {builder.config.name!r} built with other settings "
+                         f"({stored}); choose another name or remove that folder")
     stats_path = Path(builder.data_dir) / STATS_FILE
     if not stats_path.is_file():
         train = builder.as_data_source("train")
@@ -409,22 +433,65 @@ def load_stats(data_dir_or_builder: Any, config: G1MotionConfig | str | None = N
 
 
 def build_sources(
-    corpora: Sequence[str | os.PathLike], dataset_dir: str | os.PathLike, config: G1MotionConfig
+    corpora: Sequence[str | os.PathLike],
+    dataset_dir: str | os.PathLike,
+    config: G1MotionConfig,
+    weights: Sequence[float] | None = None,
+    exclude_licences: Sequence[str] = (),
+    flat: bool = False,
 ) -> tuple[ConcatSource, ConcatSource | None, list[dict[str, Any]]]:
     """Build (or reuse) the windows of several corpus folders and read their splits as one.
 
-    Each corpus is built under ``dataset_dir/<folder name>``. Returns the train source, the
-    validation source (``None`` if no corpus has one) and, per corpus, ``corpus``, ``dataset``,
-    ``<split>_windows`` and ``validation_clips`` (the held-out clip ids).
+    The one corpus selection of ``motionfm data build`` and every ``train`` command. Each corpus
+    is built under ``dataset_dir/<folder name>`` (with ``flat``, a single corpus directly in
+    ``dataset_dir``, the layout of ``motionfm data build DIR``).
+
+    Args:
+        corpora: corpus folders (motion files + ``clips.jsonl``).
+        dataset_dir: where the tfds windows are built.
+        config: windowing and split; ``exclude_licences`` is added to its own.
+        weights: sampling weight per corpus (default 1 each): see :class:`ConcatSource`. Only the
+            train source is weighted; validation reads every held-out window once.
+        exclude_licences: licences whose clips are left out (see :class:`G1MotionConfig`).
+        flat: build a single corpus directly in ``dataset_dir``.
+
+    Returns:
+        The train source, the validation source (``None`` if no corpus has one) and, per corpus,
+        ``corpus``, ``dataset``, ``<split>_windows``, ``validation_clips`` (the held-out clip ids),
+        ``weight``, ``clips`` (selected), ``excluded_clips``, ``licences`` (clips per licence),
+        ``sources`` (clips per ``source`` and licence) and ``excluded_licences``: the rows
+        :func:`~motionfm.data.licence_summary` reads.
+
+    Raises:
+        ValueError: a weight per folder missing or extra, two folders with the same name, an
+            excluded licence that no clip has, or a folder with every clip excluded.
     """
+    weights = corpus_weights(corpora, weights)
+    if flat and len(corpora) != 1:
+        raise ValueError(f"flat=True builds one corpus, not {len(corpora)}")
+    names = [Path(c).name for c in corpora]
+    for name in {n for n in names if names.count(n) > 1}:  # they would share, and silently reuse, one build
+        raise ValueError(f"corpus folders {', '.join(str(c) for c in corpora if Path(c).name == name)} share the "
+                         f"name {name!r}: their windows would be built in the same folder; rename or link one")
+    refs = {str(c): scan_corpus(c) for c in corpora}
+    check_exclusions((*config.exclude_licences, *exclude_licences), refs)  # before normalising: errors quote the user
+    config = dataclasses.replace(config, exclude_licences=(*config.exclude_licences, *exclude_licences))
     trains, vals, info = [], [], []
-    for corpus in corpora:
-        builder = build_dataset(corpus, Path(dataset_dir) / Path(corpus).name, config=config)
+    for (corpus, all_refs), weight in zip(refs.items(), weights):
+        kept = select_clips(all_refs, config.exclude_licences)
+        if not kept:
+            raise ValueError(f"{corpus}: all {len(all_refs)} clips have excluded licences "
+                             f"({', '.join(sorted({clip_licence(r.meta) for r in all_refs}))}); leave the folder out")
+        builder = build_dataset(corpus, Path(dataset_dir) if flat else Path(dataset_dir) / Path(corpus).name, config=config)
         trains.append(builder.as_data_source("train"))
         if "validation" in builder.info.splits:
             vals.append(builder.as_data_source("validation"))
-        ids = [r.clip_id for r in scan_corpus(corpus)]
-        info.append({"corpus": str(corpus), "dataset": str(builder.data_dir),
+        held = split_clips([r.clip_id for r in all_refs], config.val_fraction, config.split_seed).get("validation", [])
+        kept_ids = {r.clip_id for r in kept}
+        info.append({"corpus": corpus, "dataset": str(builder.data_dir),
                      **{f"{k}_windows": v.num_examples for k, v in builder.info.splits.items()},
-                     "validation_clips": split_clips(ids, config.val_fraction, config.split_seed).get("validation", [])})
-    return ConcatSource(trains), (ConcatSource(vals) if vals else None), info
+                     "validation_clips": [c for c in held if c in kept_ids],
+                     "weight": weight, "clips": len(kept), "excluded_clips": len(all_refs) - len(kept),
+                     "licences": licence_counts(kept), "sources": source_counts(kept),
+                     "excluded_licences": list(config.exclude_licences)})
+    return ConcatSource(trains, weights), (ConcatSource(vals) if vals else None), info
