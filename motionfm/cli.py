@@ -3,7 +3,8 @@
 Commands:
     motionfm demo [--text "..."] [--clip FILE]     the main job: sample from text, FK, report, pictures
     motionfm data inspect DIR [--json]             physical quality report of a motion folder
-    motionfm data build DIR --data-dir OUT         build the tfds dataset (windows, splits, stats)
+    motionfm data build DIR... --data-dir OUT      build the tfds dataset (windows, splits, stats)
+        [--weight W ...] [--exclude-licence L ...] (one weight per DIR; also on the train commands)
     motionfm train tokenizer [--config small]      train (or resume) the motion tokenizer
     motionfm train diffusion                       train (or resume) the text-conditioned latent diffusion
     motionfm sample --text "..." --seconds 6       sample G1 motions from text
@@ -130,17 +131,25 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from motionfm.data import G1MotionConfig, build_dataset
+    from motionfm.data import G1MotionConfig, build_sources, format_licence_summary, licence_summary
 
     cfg = G1MotionConfig(name=args.name, fps=args.fps, window=args.window, stride=args.stride,
                          val_fraction=args.val_fraction, split_seed=args.seed, csv_fps=args.csv_fps)
     t0 = time.perf_counter()
-    builder = build_dataset(args.dir, args.data_dir, config=cfg)
-    info = builder.info
-    print(f"built {info.full_name} in {time.perf_counter() - t0:.1f} s at {builder.data_dir}")
-    for name, split in info.splits.items():
-        print(f"  {name}: {split.num_examples} windows")
-    print(f"  normalisation stats: {Path(builder.data_dir) / 'stats.json'}")
+    # one folder: built in --data-dir itself (as always); several: one sub-folder each, as training does
+    _, _, info = build_sources(args.dir, args.data_dir, cfg, weights=args.weight, exclude_licences=args.exclude_licence,
+                               flat=len(args.dir) == 1)
+    summary = licence_summary(info)
+    print(f"built {len(info)} corpus folder(s) in {time.perf_counter() - t0:.1f} s")
+    for row, share in zip(info, summary["corpora"]):
+        print(f"{row['corpus']}: {row['clips']} clips ({row['excluded_clips']} excluded), weight {row['weight']:g} "
+              f"({share['draw_share']:.1%} of training draws) at {row['dataset']}")
+        for name in ("train", "validation"):
+            if f"{name}_windows" in row:
+                print(f"  {name}: {row[f'{name}_windows']} windows")
+        print(f"  licences: {format_licence_summary({'licences': row['licences']})}")
+        print(f"  normalisation stats: {Path(row['dataset']) / 'stats.json'}")
+    print(f"licences: {format_licence_summary(summary)}")
     return 0
 
 
@@ -168,7 +177,9 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     cfg, tc = _tokenizer_configs(args)
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
-    train_src, val_src, info = build_sources(corpora, args.dataset_dir or out / "datasets", cfg, tc)
+    from motionfm.data import licence_summary
+    train_src, val_src, info = build_sources(corpora, args.dataset_dir or out / "datasets", cfg, tc,
+                                             weights=args.weight, exclude_licences=args.exclude_licence)
     print(f"tokenizer {cfg.quantizer}: {len(train_src)} train windows, {len(val_src) if val_src else 0} validation; "
           f"{jax.device_count()} device(s); {tc.steps} steps of {tc.batch_size}")
     init = None
@@ -180,7 +191,8 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
     _, _, log = train(cfg, tc, train_src, out, val_source=val_src, init_from=init)
     hours = (time.perf_counter() - t0) / 3600
     val_ids = [i for row in info for i in row["validation_clips"]]
-    tok = tokenizer_from_run(out, {"data": info, "validation_clips": val_ids, "train_hours_this_run": round(hours, 3),
+    tok = tokenizer_from_run(out, {"data": info, "training_data": licence_summary(info), "validation_clips": val_ids,
+                                   "train_hours_this_run": round(hours, 3),
                                    "devices": [str(d) for d in jax.devices()],
                                    **({"init_from": {"path": str(args.init_from), "steps": init.metadata.get("steps"),
                                                      "train": init.metadata.get("train")}} if init else {})})
@@ -226,7 +238,7 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     import numpy as np
 
     from motionfm.checkpoint import default_checkpoint_dir
-    from motionfm.data import G1MotionConfig, build_sources, scan_corpus
+    from motionfm.data import G1MotionConfig, build_sources, corpus_captions, licence_summary
     from motionfm.diffusion import LatentDiffusion, SchedulerConfig, save_diffusion
     from motionfm.diffusion.train import load_config, train
     from motionfm.pipeline import tokenizer_fingerprint
@@ -243,11 +255,10 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
     dcfg = G1MotionConfig(fps=tok.config.fps, window=tc.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
-    src, _, info = build_sources(corpora, out / "datasets", dcfg)
+    src, _, info = build_sources(corpora, out / "datasets", dcfg, weights=args.weight, exclude_licences=args.exclude_licence)
     val_ids = [i for row in info for i in row["validation_clips"]]
-    held_out = set(val_ids)
-    captions = sorted({c for corpus in corpora for r in scan_corpus(corpus) if r.clip_id not in held_out
-                       for c in r.meta.get("captions", [])})
+    # the selected train clips' captions, and their mirror images (mirrored windows carry those)
+    captions = corpus_captions(corpora, args.exclude_licence, skip_ids=val_ids)
     table = embed_captions(captions, out / "caption_embeddings.npz")
     print(f"diffusion: {len(src)} windows, {len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
     # where load_pretrained finds this tokenizer: relative to the exported checkpoint's folder
@@ -255,7 +266,8 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     tok_ref = os.path.relpath(tok_dir.resolve(), Path(args.export).resolve().parent) if args.export else str(tok_dir.resolve())
     t0 = time.perf_counter()
     state, stats, log = train(tok, cfg, sched, tc, src, {c: i for i, c in enumerate(captions)}, np.asarray(table), out)
-    meta = {"train": dataclasses.asdict(tc), "steps": int(state.step), "data": info, "validation_clips": val_ids,
+    meta = {"train": dataclasses.asdict(tc), "steps": int(state.step), "data": info, "training_data": licence_summary(info),
+            "validation_clips": val_ids,
             "train_hours_this_run": round((time.perf_counter() - t0) / 3600, 3), "final_train_log": log[-1] if log else {},
             "tokenizer_checkpoint": tok_ref, "tokenizer_fingerprint": tokenizer_fingerprint(tok)}
     if args.export:
@@ -327,11 +339,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of the ``motionfm`` command."""
+    from motionfm.checkpoint import default_checkpoint_dir
+    from motionfm.data.corpus import format_licence_summary
+
+    for meta_path in sorted(default_checkpoint_dir().glob("*/metadata.json")):  # what each model was trained on
+        meta = json.loads(meta_path.read_text())
+        print(f"checkpoint {meta_path.parent.name}: training-data licences {format_licence_summary(meta.get('training_data'))}")
     p = argparse.ArgumentParser(prog="motionfm", description="Generative motion for the Unitree G1.")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="the main job: sample a motion from text, check it, write pictures")
     d.add_argument("--text", default="a person walks forward", help="what the robot should do")
+    from motionfm.data.corpus import add_selection_arguments  # light: no tfds, no jax
+
     d.add_argument("--seconds", type=float, default=6.0)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--clip", help="use a recorded motion file instead of sampling")
@@ -352,9 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--max-joint-vel", type=float, default=30.0, help="rad/s")
     i.set_defaults(func=_cmd_inspect)
 
-    b = data.add_parser("build", help="build the tfds dataset of a motion folder")
-    b.add_argument("dir", help="folder of motion files (the tfds manual_dir)")
-    b.add_argument("--data-dir", required=True, help="where tfds writes the dataset")
+    b = data.add_parser("build", help="build the tfds dataset of one or several motion folders")
+    b.add_argument("dir", nargs="+", help="folder(s) of motion files (each a tfds manual_dir)")
+    b.add_argument("--data-dir", required=True, help="where tfds writes the dataset (several folders: one sub-folder each)")
     b.add_argument("--name", default="", help="builder config name (default: derived from the settings)")
     b.add_argument("--fps", type=float, default=30.0)
     b.add_argument("--window", type=int, default=64)
@@ -368,12 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
     t = tr.add_parser("tokenizer", help="train the motion tokenizer (resumes from --out)")
     t.add_argument("--config", default="small", help="preset (small, small-vq, small-fsq, large) or a JSON file")
     t.add_argument("--data", nargs="+", help="corpus folders (default: the G1 corpus)")
+    add_selection_arguments(b)
     t.add_argument("--out", default="runs/tokenizer", help="run folder (checkpoints, logs); resumed if present")
     t.add_argument("--dataset-dir", help="where the tfds windows are built (default: <out>/datasets)")
     t.add_argument("--export", help="write the trained tokenizer checkpoint here (e.g. checkpoints/tokenizer)")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
+    add_selection_arguments(t)
     t.add_argument("--seed", type=int)
     t.add_argument("--rvq-levels", type=int, help="override the config's residual levels")
     t.add_argument("--init-from", help="warm-start a fresh run from a tokenizer checkpoint or run folder "
@@ -388,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", default="small", help="preset (small: CPU, the shipped model; large: GPU) or a JSON file")
     t.add_argument("--width", type=int, help="override the preset's transformer width")
     t.add_argument("--depth", type=int, help="override the preset's transformer depth")
+    add_selection_arguments(t)
     t.add_argument("--prediction", choices=["epsilon", "sample", "v_prediction"], default="v_prediction")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)

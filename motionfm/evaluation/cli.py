@@ -28,7 +28,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                                       ("seed", args.seed)) if v is not None})
     cfg = EvaluatorConfig(window=args.window)
     t0 = time.perf_counter()
-    ev, _ = train_evaluator(args.data, args.out, cfg, tc, dataset_dir=args.dataset_dir)
+    ev, _ = train_evaluator(args.data, args.out, cfg, tc, dataset_dir=args.dataset_dir, weights=args.weight,
+                            exclude_licences=args.exclude_licence)
     print(f"trained in {(time.perf_counter() - t0) / 60:.1f} min")
     if args.export:
         print(f"exported {save_evaluator(args.export, ev)}")
@@ -81,6 +82,9 @@ def register(train_group: argparse._SubParsersAction, eval_group: argparse._SubP
     """Add ``evaluator`` to the ``train`` group and ``diffusion`` to the ``eval`` group."""
     t = train_group.add_parser("evaluator", help="train the contrastive text-motion evaluator (FID, R-precision)")
     t.add_argument("--data", nargs="+", required=True, help="corpus folders with clips.jsonl captions")
+    from motionfm.data.corpus import add_selection_arguments
+
+    add_selection_arguments(t)
     t.add_argument("--out", default="runs/evaluator", help="run folder (datasets, caption cache, log.jsonl)")
     t.add_argument("--export", help="write the evaluator checkpoint here (e.g. checkpoints/evaluator)")
     t.add_argument("--dataset-dir", help="where the tfds windows are built (default: <out>/datasets)")

@@ -118,6 +118,8 @@ def train_evaluator(
     tc: EvaluatorTrainConfig = EvaluatorTrainConfig(),
     dataset_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    weights: Sequence[float] | None = None,
+    exclude_licences: Sequence[str] = (),
 ) -> tuple[Evaluator, list[dict[str, float]]]:
     """Train the evaluator from scratch on the train clips of ``corpora``.
 
@@ -128,24 +130,24 @@ def train_evaluator(
         cfg, tc: architecture and optimisation.
         dataset_dir: where the windows are built (default ``out_dir/datasets``).
         progress: show a tqdm bar.
+        weights, exclude_licences: the corpus selection (:func:`motionfm.data.build_sources`).
 
     Returns:
         ``(evaluator, log)``: the trained :class:`Evaluator` (metadata: config, data, held-out
         clips, steps, training time, validation metrics on the held-out windows with the
         :meth:`Evaluator.real_ceiling` protocol) and the logged metrics.
     """
-    from motionfm.data import G1MotionConfig, build_sources, scan_corpus
+    from motionfm.data import G1MotionConfig, build_sources, corpus_captions, licence_summary
     from motionfm.text import embed_captions
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dcfg = G1MotionConfig(fps=cfg.fps, window=cfg.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
-    train_src, val_src, info = build_sources(corpora, dataset_dir or out / "datasets", dcfg)
+    train_src, val_src, info = build_sources(corpora, dataset_dir or out / "datasets", dcfg, weights, exclude_licences)
     val_ids = [i for row in info for i in row["validation_clips"]]
-    held = set(val_ids)
-    refs = [r for corpus in corpora for r in scan_corpus(corpus)]
-    train_caps = sorted({c for r in refs if r.clip_id not in held for c in r.meta.get("captions", [])})
-    all_caps = sorted({c for r in refs for c in r.meta.get("captions", [])})
+    # the selected clips' captions and their mirror images (mirrored windows carry those)
+    train_caps = corpus_captions(corpora, exclude_licences, skip_ids=val_ids)
+    all_caps = corpus_captions(corpora, exclude_licences)
     sentence = dict(zip(all_caps, embed_captions(all_caps, out / "caption_embeddings.npz")))
     table = {c: i for i, c in enumerate(train_caps)}
     text_table = jnp.asarray(np.stack([sentence[c] for c in train_caps]), jnp.float32)
@@ -223,7 +225,8 @@ def train_evaluator(
             bar.update(1)
     if bar is not None:
         bar.close()
-    meta = {"train": dataclasses.asdict(tc), "steps": tc.steps, "data": info, "validation_clips": val_ids,
+    meta = {"train": dataclasses.asdict(tc), "steps": tc.steps, "data": info, "training_data": licence_summary(info),
+            "validation_clips": val_ids,
             "train_minutes": round((time.perf_counter() - t_start) / 60, 2), "final_train_log": log[-1] if log else {},
             "devices": [str(d) for d in jax.devices()]}
     ev = Evaluator(cfg, params, stats, meta)

@@ -331,14 +331,16 @@ def evaluate_windows(eval_fn: Callable, state: TrainState, source: Any, batch_si
 
 
 def build_sources(
-    corpora: Sequence[str | os.PathLike], dataset_dir: str | os.PathLike, cfg: TokenizerConfig, tc: TrainConfig
+    corpora: Sequence[str | os.PathLike], dataset_dir: str | os.PathLike, cfg: TokenizerConfig, tc: TrainConfig,
+    **selection: Any,
 ) -> tuple[Any, Any, list[dict[str, Any]]]:
-    """:func:`motionfm.data.build_sources` with the windowing the tokenizer trains on."""
+    """:func:`motionfm.data.build_sources` with the windowing the tokenizer trains on (``selection``:
+    its ``weights`` and ``exclude_licences``)."""
     from motionfm.data import G1MotionConfig
     from motionfm.data import build_sources as build
 
     return build(corpora, dataset_dir, G1MotionConfig(fps=cfg.fps, window=cfg.window, stride=tc.stride,
-                                                      val_fraction=tc.val_fraction, split_seed=tc.seed))
+                                                      val_fraction=tc.val_fraction, split_seed=tc.seed), **selection)
 
 
 def tokenizer_from_run(run_dir: str | os.PathLike, metadata: dict[str, Any] | None = None):
