@@ -213,11 +213,13 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
     logs: list[str] = []
     # advance_at > 1: every chunk counts as good enough, so the stage moves on after each.
     train_curriculum(CFG, [walk, dance], groups, tmp_path / "run", chunk_steps=160, chunks=2, export=tmp_path / "ckpt",
-                     held_out=["x"], sources=["somewhere"], advance_at=1.01, log=logs.append)
+                     held_out=["x"], sources=["somewhere"], advance_at=1.01, log=logs.append,
+                     licences={"walk": "MIT", "g1moves/B_DanceMove": "CC-BY-4.0"})
     cur = json.loads((tmp_path / "run" / "curriculum.json").read_text())
     assert cur["stage"] == 2 and [h["stage"] for h in cur["history"]] == [0, 1]
     assert any("stage 0" in line and "2 clips" in line for line in logs)  # stand + walk; the dance waits
     pol = load_policy(tmp_path / "ckpt")
     assert pol.metadata["curriculum"]["stage"] == 2 and pol.metadata["held_out"] == ["x"]
     assert "stand" in pol.metadata["clips"] and pol.config.env.backend == "mujoco"
+    assert pol.metadata["training_data"]["licences"] == {"CC-BY-4.0": 1, "MIT": 1}
     assert (tmp_path / "ckpt" / "training_progress.png").stat().st_size > 5000

@@ -77,7 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from motionfm.tracker.config import PRESETS, TrackerConfig
     from motionfm.tracker.evaluate import default_sources
-    from motionfm.tracker.train import clip_groups, load_motions, split_heldout, train, train_curriculum
+    from motionfm.tracker.train import clip_groups, clip_licences, load_motions, split_heldout, train, train_curriculum
 
     if args.config in PRESETS:
         cfg = PRESETS[args.config]
@@ -106,7 +106,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"{len(train_m)} training clips, {len(held)} held out ({', '.join(f'{g} {n}' for g, n in sorted(by_group.items()))})")
     if args.curriculum:
         train_curriculum(cfg, train_m, groups, args.out, chunk_steps=args.steps or cfg.ppo.num_timesteps, chunks=args.chunks,
-                         export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources])
+                         export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources],
+                         licences=clip_licences(sources))
         return 0
     _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held])
     print(json.dumps(rows[-1] if rows else {}, indent=1))

@@ -84,6 +84,14 @@ def clip_group(category: str | None, name: str = "") -> str:
     return "athletic"
 
 
+def clip_licences(sources: Sequence[str | os.PathLike]) -> dict[str, str]:
+    """``{clip id: licence}`` (the ``clips.jsonl`` row's ``license``, else ``"unknown"``) for the
+    folders of ``sources``: a tracker checkpoint records what its training data allows."""
+    from motionfm.data.corpus import clip_licence
+
+    return {r.clip_id: clip_licence(r.meta or {}) for src in sources if Path(src).is_dir() for r in scan_corpus(src)}
+
+
 def clip_groups(sources: Sequence[str | os.PathLike]) -> dict[str, str]:
     """``{clip id: group}`` for every clip in the folders of ``sources`` (files: by name)."""
     out = {}
@@ -326,7 +334,7 @@ def plot_progress(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
 def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict[str, str], run_dir: str | os.PathLike, *,
                      chunk_steps: int, chunks: int = 1, export: str | os.PathLike | None = None,
                      held_out: Sequence[str] = (), sources: Sequence[str] = (), advance_at: float = 0.25,
-                     log: Callable[[str], None] = print) -> TrackerPolicy:
+                     licences: dict[str, str] | None = None, log: Callable[[str], None] = print) -> TrackerPolicy:
     """Train in chunks along :data:`CURRICULUM`, resumable at any point.
 
     Each chunk is one :func:`train` call on the clips of the stages reached so far (plus the
@@ -367,6 +375,11 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
             meta["curriculum"] = {"stage": state["stage"], "stages": [list(s) for s in CURRICULUM], "history": state["history"]}
             meta["sources"] = [str(s) for s in sources]
             meta["groups"] = {m.name: groups.get(m.name, "athletic") for m in motions}
+            if licences is not None:  # the same record the other stages' checkpoints carry (``training_data``)
+                counts: dict[str, int] = {}
+                for m in motions:
+                    counts[licences.get(m.name, "unknown")] = counts.get(licences.get(m.name, "unknown"), 0) + 1
+                meta["training_data"] = {"licences": dict(sorted(counts.items())), "clips": len(motions), "excluded_licences": []}
             policy = dataclasses.replace(policy, metadata=meta)
             save_policy(export, policy)
             plot_progress(run, Path(export) / "training_progress.png")
