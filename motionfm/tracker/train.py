@@ -361,6 +361,9 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
         lib = libraries[stage]
         log(f"curriculum stage {stage} ({', '.join(sorted(allowed))}): {len(lib.names)} clips, {lib.num_frames / cfg.env.fps / 60:.1f} min")
         policy, rows = train(cfg, lib, run, num_timesteps=chunk_steps, export=None, held_out=held_out, log=log)
+        import jax
+
+        jax.clear_caches()  # each chunk's compiled PPO step holds the corpus as constants: free it (OOM seen at 23 GB)
         last = _last_train_row(rows)
         fail = float(last.get("fail_rate", 1.0))
         advance = bool(np.isfinite(fail) and fail < advance_at and stage < len(CURRICULUM) - 1)
