@@ -108,6 +108,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         files.append(plot_motion(sim, host_fk(sim.qpos), out / f"{stem}_tracked.png", robot))
         report["tracking"] = {k: r[k] for k in ("frames", "clip_frames", "fell", "success", "mpbpe_cm", "policy_ms")}
         print(f"tracked in MuJoCo by the shipped policy: {describe(r)}")
+    if not args.no_video:  # the G1's meshes in MuJoCo: the tracked rollout (reference as a ghost), else the motion
+        from motionfm.render import render_motion, render_rollout
+
+        files.append(render_rollout(r, out / f"{stem}_tracked.mp4") if "tracking" in report
+                     else render_motion(motion, out / f"{stem}.mp4"))
     (out / f"{stem}_report.json").write_text(json.dumps(report, indent=2))
     files.append(out / f"{stem}_report.json")
     print(f"quality: {report['verdict']}" + (f" ({'; '.join(report['flags'])})" if report["flags"] else ""))
@@ -359,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-gif", action="store_true", help="skip the animation")
     d.add_argument("--gif-seconds", type=float, default=8.0, help="animation length (s)")
     d.add_argument("--no-track", action="store_true", help="skip executing the motion with the shipped tracker")
+    d.add_argument("--no-video", action="store_true", help="skip the MP4 of the tracked rollout (or of the motion)")
     d.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="corpus tools").add_subparsers(dest="data_command", required=True)
@@ -458,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     from motionfm.retarget.cli import register as register_retarget
 
     register_retarget(sub)
+    from motionfm.render_cli import register as register_render
+
+    register_render(sub)
     return p
 
 
