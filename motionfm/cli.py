@@ -177,12 +177,12 @@ def _cmd_train_tokenizer(args: argparse.Namespace) -> int:
 
     from motionfm.tokenizer.evaluate import evaluate_folder
     from motionfm.tokenizer.tokenizer import load_tokenizer, save_tokenizer
+    from motionfm.data import licence_summary
     from motionfm.tokenizer.train import build_sources, tokenizer_from_run, train
 
     cfg, tc = _tokenizer_configs(args)
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
-    from motionfm.data import licence_summary
     train_src, val_src, info = build_sources(corpora, args.dataset_dir or out / "datasets", cfg, tc,
                                              weights=args.weight, exclude_licences=args.exclude_licence)
     print(f"tokenizer {cfg.quantizer}: {len(train_src)} train windows, {len(val_src) if val_src else 0} validation; "
@@ -339,24 +339,24 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"motionfm {motionfm.__version__}, jax {jax.__version__}, devices {jax.devices()}")
     print(f"G1 model: {robot.path}")
     print(f"data: {default_data_dir()}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree of the ``motionfm`` command."""
     from motionfm.checkpoint import default_checkpoint_dir
     from motionfm.data.corpus import format_licence_summary
 
     for meta_path in sorted(default_checkpoint_dir().glob("*/metadata.json")):  # what each model was trained on
         meta = json.loads(meta_path.read_text())
         print(f"checkpoint {meta_path.parent.name}: training-data licences {format_licence_summary(meta.get('training_data'))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of the ``motionfm`` command."""
+    from motionfm.data.corpus import add_selection_arguments  # light: no tfds, no jax
+
     p = argparse.ArgumentParser(prog="motionfm", description="Generative motion for the Unitree G1.")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="the main job: sample a motion from text, check it, write pictures")
     d.add_argument("--text", default="a person walks forward", help="what the robot should do")
-    from motionfm.data.corpus import add_selection_arguments  # light: no tfds, no jax
-
     d.add_argument("--seconds", type=float, default=6.0)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--clip", help="use a recorded motion file instead of sampling")
@@ -388,20 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--val-fraction", type=float, default=0.1, help="fraction of clips held out")
     b.add_argument("--seed", type=int, default=0, help="clip split seed")
     b.add_argument("--csv-fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl")
+    add_selection_arguments(b)
     b.set_defaults(func=_cmd_build)
 
     tr = sub.add_parser("train", help="train a stage").add_subparsers(dest="train_command", required=True)
     t = tr.add_parser("tokenizer", help="train the motion tokenizer (resumes from --out)")
     t.add_argument("--config", default="small", help="preset (small, small-vq, small-fsq, large) or a JSON file")
     t.add_argument("--data", nargs="+", help="corpus folders (default: the G1 corpus)")
-    add_selection_arguments(b)
+    add_selection_arguments(t)
     t.add_argument("--out", default="runs/tokenizer", help="run folder (checkpoints, logs); resumed if present")
     t.add_argument("--dataset-dir", help="where the tfds windows are built (default: <out>/datasets)")
     t.add_argument("--export", help="write the trained tokenizer checkpoint here (e.g. checkpoints/tokenizer)")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
-    add_selection_arguments(t)
     t.add_argument("--seed", type=int)
     t.add_argument("--rvq-levels", type=int, help="override the config's residual levels")
     t.add_argument("--init-from", help="warm-start a fresh run from a tokenizer checkpoint or run folder "
@@ -410,13 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = tr.add_parser("diffusion", help="train the text-conditioned latent diffusion model (resumes from --out)")
     t.add_argument("--data", nargs="+", help="corpus folders (default: the G1 corpus)")
+    add_selection_arguments(t)
     t.add_argument("--tokenizer", help="tokenizer checkpoint (default: the shipped one)")
     t.add_argument("--out", default="runs/diffusion", help="run folder; resumed if present")
     t.add_argument("--export", help="write the trained diffusion checkpoint here (e.g. checkpoints/diffusion)")
     t.add_argument("--config", default="small", help="preset (small: CPU, the shipped model; large: GPU) or a JSON file")
     t.add_argument("--width", type=int, help="override the preset's transformer width")
     t.add_argument("--depth", type=int, help="override the preset's transformer depth")
-    add_selection_arguments(t)
     t.add_argument("--prediction", choices=["epsilon", "sample", "v_prediction"], default="v_prediction")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
