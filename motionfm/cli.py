@@ -29,20 +29,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from motionfm.data.corpus import default_data_dir  # noqa: F401  (light: no tfds, no jax; re-exported)
+
 DEFAULT_CLIP = "g1moves/B_ForwardKarate.csv"
-
-
-def default_data_dir() -> Path:
-    """The G1 corpus: ``$MOTIONFM_DATA``, else ``shared/data/g1-open-motion`` beside the checkout."""
-    env = os.environ.get("MOTIONFM_DATA")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent.parent
-    for base in (Path.cwd(), here):
-        for cand in (base.parent / "shared/data/g1-open-motion", base / "shared/data/g1-open-motion"):
-            if cand.is_dir():
-                return cand
-    return here.parent / "shared/data/g1-open-motion"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -18,6 +18,20 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from motionfm.motion import find_clip_metadata, read_clips_jsonl
 
+
+def default_data_dir() -> Path:
+    """The G1 corpus: ``$MOTIONFM_DATA``, else ``shared/data/g1-open-motion`` beside the checkout."""
+    env = os.environ.get("MOTIONFM_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[2]  # the checkout (motionfm/data/corpus.py)
+    for base in (Path.cwd(), here):
+        for cand in (base.parent / "shared/data/g1-open-motion", base / "shared/data/g1-open-motion"):
+            if cand.is_dir():
+                return cand
+    return here.parent / "shared/data/g1-open-motion"
+
+
 MOTION_SUFFIXES = (".csv", ".npz")
 UNKNOWN_LICENCE = "unknown"
 """The licence of a clip whose ``clips.jsonl`` row has no ``license`` (or an empty one)."""

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from motionfm.data.corpus import default_data_dir
 from motionfm.tracker.policy import TrackerPolicy
 from motionfm.tracker.rollout import evaluate_motions, track
 from motionfm.tracker.train import clip_groups, load_motions
@@ -26,8 +27,6 @@ tracker trains on when present."""
 
 def default_sources() -> list[Path]:
     """The G1 corpus plus every retargeted corpus folder that exists (``runs/data/<name>``)."""
-    from motionfm.cli import default_data_dir
-
     base = Path(os.environ.get("MOTIONFM_RETARGETED", REPO / "runs" / "data"))
     return [default_data_dir()] + [base / n for n in RETARGETED if (base / n / "clips.jsonl").is_file()]
 
