@@ -219,9 +219,10 @@ def corpus_captions(
 
 def add_selection_arguments(parser: Any) -> None:
     """The corpus-selection flags of ``data build`` and the ``train`` commands (one definition)."""
-    parser.add_argument("--weight", type=float, action="append", metavar="W",
-                        help="sampling weight of each corpus folder, in the folders' order (one per folder, or none: "
-                             "1 each); a folder's windows are drawn W times as often as at weight 1")
+    parser.add_argument("--weight", type=float, action="extend", nargs="+", metavar="W",
+                        help="sampling weights of the corpus folders, in the folders' order (one per folder, or none: "
+                             "1 each; '--weight 3 1' or '--weight 3 --weight 1'); a folder's windows are drawn W times "
+                             "as often as at weight 1")
     parser.add_argument("--exclude-licence", "--exclude-license", dest="exclude_licence", action="append", default=[],
                         metavar="LICENCE", help="leave out clips whose clips.jsonl 'license' is LICENCE (case-insensitive, "
                                                 "repeatable; 'unknown': clips without one), e.g. CC-BY-NC-4.0")

@@ -4,7 +4,8 @@
 with ``embed_motions``/``embed_texts`` into one 256-d space, ``evaluate(motions, captions)`` (FID,
 R-precision, diversity, MM-Dist) and ``real_ceiling()`` (the same on held-out real windows).
 :func:`compare_generated` scores a generator passed in as a function (this package never imports
-the diffusion stage). Metrics are plain numpy in :mod:`motionfm.evaluation.metrics`; training is
+the diffusion stage). :mod:`motionfm.evaluation.kinematics` asks plainer questions: paired-prompt
+checks of direction, turning, speed, hands and jumping on kinematic descriptors. Metrics are plain numpy in :mod:`motionfm.evaluation.metrics`; training is
 :func:`motionfm.evaluation.train.train_evaluator`.
 
 Names are imported lazily, so ``motionfm.evaluation.cli`` can be registered without loading JAX.
@@ -25,6 +26,10 @@ _NAMES = {
     "load_evaluator": ("motionfm.evaluation.evaluator", "load_evaluator"),
     "save_evaluator": ("motionfm.evaluation.evaluator", "save_evaluator"),
     "EvaluatorTrainConfig": ("motionfm.evaluation.train", "EvaluatorTrainConfig"),
+    "Descriptors": ("motionfm.evaluation.kinematics", "Descriptors"),
+    "PairedCheck": ("motionfm.evaluation.kinematics", "PairedCheck"),
+    "PAIRED_CHECKS": ("motionfm.evaluation.kinematics", "PAIRED_CHECKS"),
+    "describe_motion": ("motionfm.evaluation.kinematics", "describe_motion"),
     "train_evaluator": ("motionfm.evaluation.train", "train_evaluator"),
 }
 
