@@ -79,11 +79,13 @@ def main() -> int:
     p.add_argument("--scenes", type=int, default=100, help="random obstacle scenes")
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--out", default="out/guidance_bench", help="folder for the plots")
+    p.add_argument("--diffusion", help="diffusion checkpoint (default: the shipped one; its tokenizer comes with it)")
+    p.add_argument("--evaluator", help="evaluator checkpoint for the naturalness FID (default: the shipped one)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    pipe = load_pretrained()
+    pipe = load_pretrained(args.diffusion)
     cfg = GuidanceConfig()
     secs = args.seconds
     row: dict[str, float | str] = {"config": str(cfg)}
@@ -190,7 +192,7 @@ def main() -> int:
         from motionfm.evaluation import load_evaluator
         from motionfm.evaluation.metrics import fid
 
-        ev = load_evaluator()
+        ev = load_evaluator(args.evaluator)
         n = len(guided_motions)
         ref = ev.embed_motions([sample(1000 + i) for i in range(n)])
         other = ev.embed_motions([sample(2000 + i) for i in range(n)])
