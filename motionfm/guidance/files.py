@@ -18,6 +18,16 @@ Cylinders stand on the ground (``0 <= z <= height``); ``yaw`` (rad, default 0) a
 
     {"waypoints": [{"t": 3.0, "xy": [2.0, 0.5]}, {"t": 6.0, "xy": [3.0, -0.5]}]}
 
+**Joystick script** (``commands.json``; ``motionfm run``): commands in the robot's heading frame
+that change over time, ``t`` in seconds from the start (the first at ``t = 0``), each field optional
+(default 0)::
+
+    {"commands": [{"t": 0.0, "vx": 0.5, "vy": 0.0, "yaw_rate": 0.0},
+                  {"t": 8.0, "vx": 0.4, "yaw_rate": 0.4}],
+     "interpolation": "step"}
+
+``interpolation`` is ``"step"`` (default: each command holds until the next one) or ``"linear"``.
+
 **Keyframes** (``keyframes.npz``): ``times (K,)`` and any of
 
 - ``qpos (K, 36)``: full poses (root xyz, root quaternion **wxyz**, 29 joints in Unitree order);
@@ -199,3 +209,53 @@ def parse_joystick(text: str) -> Joystick:
     if len(values) != 3 or not np.isfinite(values).all():
         raise ValueError(f"--joystick expects VX,VY,YAWRATE (three numbers, m/s, m/s, rad/s), got {text!r}")
     return Joystick.create(*values)
+
+
+STEP_RAMP_S = 1e-3
+"""A step of a ``"step"`` joystick script becomes a linear ramp this short (:meth:`Joystick.profile`
+interpolates between knots)."""
+
+_COMMAND_KEYS = {"t", "vx", "vy", "yaw_rate"}
+
+
+def load_joystick_script(path: str | os.PathLike) -> Joystick:
+    """A time-varying :class:`~motionfm.guidance.Joystick` from a joystick script (format: module
+    docstring); times are seconds from the start of the run."""
+    path = Path(path)
+    doc = _json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("commands"), list) or not doc["commands"]:
+        raise GuidanceFileError(f'{path}: expected {{"commands": [{{"t": seconds, "vx": m/s, "vy": m/s, "yaw_rate": rad/s}}, ...]}} '
+                                "with at least one command")
+    unknown = set(doc) - {"commands", "interpolation"}
+    if unknown:
+        raise GuidanceFileError(f"{path}: unknown key(s) {sorted(unknown)}; expected 'commands' and optionally 'interpolation'")
+    interp = doc.get("interpolation", "step")
+    if interp not in ("step", "linear"):
+        raise GuidanceFileError(f"{path}: interpolation must be 'step' or 'linear', got {interp!r}")
+    times, rows = [], []
+    for i, c in enumerate(doc["commands"]):
+        where = f"commands[{i}]"
+        if not isinstance(c, dict) or "t" not in c:
+            raise GuidanceFileError(f"{path}: {where} must be an object with 't' (seconds) and any of vx, vy, yaw_rate")
+        extra = set(c) - _COMMAND_KEYS
+        if extra:
+            raise GuidanceFileError(f"{path}: {where} has unknown key(s) {sorted(extra)}; expected {sorted(_COMMAND_KEYS)}")
+        t = _vec(path, f"{where}.t", c["t"], 1)[0]
+        if t < 0:
+            raise GuidanceFileError(f"{path}: {where}.t must be >= 0, got {t!r}")
+        times.append(t)
+        rows.append([_vec(path, f"{where}.{k}", c.get(k, 0.0), 1)[0] for k in ("vx", "vy", "yaw_rate")])
+    if times[0] != 0:
+        raise GuidanceFileError(f"{path}: the first command must be at t = 0, got t = {times[0]:g}")
+    if (np.diff(times) <= 0).any():
+        raise GuidanceFileError(f"{path}: command times must increase, got {times}")
+    if interp == "step":  # hold each command, then ramp to the next over STEP_RAMP_S
+        t_knots, c_knots = [times[0]], [rows[0]]
+        for t, prev, row in zip(times[1:], rows[:-1], rows[1:]):
+            if t - STEP_RAMP_S > t_knots[-1]:
+                t_knots.append(t - STEP_RAMP_S)
+                c_knots.append(prev)
+            t_knots.append(t)
+            c_knots.append(row)
+        times, rows = t_knots, c_knots
+    return Joystick.profile(times, np.asarray(rows, np.float32))

@@ -57,15 +57,24 @@ def eval_model(cfg: EnvConfig, variant: str | None = None, sim_dt: float | None 
 
 
 def track(policy: TrackerPolicy, motion: Motion, *, variant: str | None = None, sim_dt: float | None = None,
-          stop_on_fall: bool = True) -> dict[str, Any]:
+          stop_on_fall: bool = True, init_state: tuple[np.ndarray, np.ndarray] | None = None,
+          last_action: np.ndarray | None = None, max_steps: int | None = None) -> dict[str, Any]:
     """Roll the policy out on ``motion`` in plain MuJoCo.
+
+    By default the robot starts on the reference's first frame and the reference is put facing +x
+    above the origin. With ``init_state = (qpos (36,), qvel (35,))`` (root xyz, quaternion wxyz,
+    29 joints; MuJoCo's velocity layout) the robot starts in that physical state instead and the
+    reference stays in ``motion``'s own world frame (grounded, not canonicalised), so a rollout can
+    continue where another one stopped (pass its ``final_qvel`` and ``final_action`` as
+    ``init_state``/``last_action``); ``max_steps`` stops after that many control steps.
 
     Returns a dict with the rollout arrays (``fps``, ``qpos (T,36)``, ``ref_qpos (T,36)``,
     ``joint_mask (29,)``, ``fell``), the metrics of :func:`rollout_metrics`, ``policy_ms``
-    (median policy time per step) and ``wall_s``.
+    (median policy time per step), ``wall_s``, and the state at the end: ``final_qvel (35,)`` and
+    ``final_action (29,)`` (``qpos[-1]`` is the final ``qpos``).
     """
     cfg = policy.config.env
-    lib = MotionLibrary.from_motions([motion], fps=cfg.fps)
+    lib = MotionLibrary.from_motions([motion], fps=cfg.fps, canonicalize=init_state is None)
     model = eval_model(cfg, variant, sim_dt)
     data = mujoco.MjData(model)
     robot_model = load_g1(variant or cfg.model)
@@ -95,12 +104,16 @@ def track(policy: TrackerPolicy, motion: Motion, *, variant: str | None = None, 
         return O.Reference(lib.qpos[fut, 7:], lib.qvel[fut, 6:], lib.body_pos[nxt], lib.body_quat[nxt],
                            lib.body_lin_vel[nxt], lib.body_ang_vel[nxt])
 
-    set_state(lib.qpos[0].astype(np.float64), lib.qvel[0].astype(np.float64))
+    if init_state is None:
+        set_state(lib.qpos[0].astype(np.float64), lib.qvel[0].astype(np.float64))
+    else:
+        set_state(np.asarray(init_state[0], np.float64), np.asarray(init_state[1], np.float64))
     data.ctrl[:] = lib.qpos[0, 7:]
     qpos = [np.concatenate([data.qpos[:7], data.qpos[qadr]])]
-    last_action = np.zeros(29, np.float32)
+    last_action = np.zeros(29, np.float32) if last_action is None else np.asarray(last_action, np.float32).copy()
     fell, times, t0 = False, [], time.perf_counter()
-    for t in range(last):
+    steps = last if max_steps is None else max(0, min(last, int(max_steps)))
+    for t in range(steps):
         ref = reference(t)
         obs = O.actor_obs(np, robot(), ref, last_action, default, anchor, cfg.obs_lin_vel)
         ts = time.perf_counter()
@@ -119,12 +132,14 @@ def track(policy: TrackerPolicy, motion: Motion, *, variant: str | None = None, 
                 break
     qpos_a = np.asarray(qpos)
     out = {"fps": cfg.fps, "qpos": qpos_a, "ref_qpos": lib.qpos[: len(qpos_a)].astype(np.float64),
-           "joint_mask": motion.joint_mask, "fell": fell, "clip_frames": lib.num_frames, "name": motion.name}
+           "joint_mask": motion.joint_mask, "fell": fell, "clip_frames": steps + 1, "name": motion.name}
     out.update(rollout_metrics(out))
     out["policy_ms"] = float(np.median(times) * 1e3) if times else 0.0
     out["wall_s"] = time.perf_counter() - t0
     out["model"] = variant or cfg.model
     out["sim_dt"] = float(model.opt.timestep)
+    out["final_qvel"] = np.concatenate([data.qvel[:6], data.qvel[vadr]])
+    out["final_action"] = np.asarray(last_action, np.float32)
     return out
 
 
