@@ -16,6 +16,8 @@ Commands:
     motionfm track MOTION --out rollout.npz        track a motion with the tracker in plain MuJoCo
     motionfm eval tracker --data DIR [--json]      sim-to-sim success rate, mpbpe, joint error
     motionfm train tracker --data DIR...           Brax PPO in MJX, resumable chunks
+    motionfm run --joystick-script C.json          receding-horizon generate-and-track loop
+    motionfm render MOTION_OR_ROLLOUT --out F.mp4  film the G1 (MuJoCo offscreen)
     motionfm info                                  versions, devices, data location
 """
 
@@ -456,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     from motionfm.render_cli import register as register_render
 
     register_render(sub)
+    from motionfm.run_cli import register as register_run
+
+    register_run(sub)
     return p
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,3 +45,19 @@ def test_bad_clip_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(bad) in err and "wrong column count" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_is_quiet_on_compilation_cache_hits(tmp_path):
+    # The second call loads its programs from the persistent cache: XLA:CPU logs a false "machine
+    # type doesn't match ... SIGILL" on every hit (openxla/xla#44565) and MJX prints "Failed to import
+    # warp" on import; a user sees neither, only our two lines, and stdout is ours alone.
+    env = {**os.environ, "MOTIONFM_JAX_CACHE": str(tmp_path / "cache")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    cmd = [sys.executable, "-m", "motionfm.cli", "sample", "--text", "a person waves", "--seconds", "1",
+           "--steps", "2", "--out", str(tmp_path / "s.npz")]
+    for _ in range(2):
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=str(Path(__file__).parents[1]))
+        assert res.returncode == 0, res.stderr[-3000:]
+    assert any((tmp_path / "cache").rglob("*")), "nothing was cached: the second call tested no cache hit"
+    assert res.stderr == "", res.stderr[-3000:]
+    assert res.stdout.splitlines()[-1] == f"wrote {tmp_path / 's.npz'}" and len(res.stdout.splitlines()) == 2

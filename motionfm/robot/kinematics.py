@@ -37,14 +37,19 @@ class FKResult(NamedTuple):
     body_rot: jax.Array
 
 
-def _mjx():
-    # Importing MJX reports that the optional `warp` backend is missing (a log and a print); expected here.
+def import_mjx():
+    """Import ``mujoco.mjx`` without its import-time noise and return it.
+
+    MJX tries its optional ``warp`` backend on import and ``print``s "Failed to import warp" when it
+    is absent (it is, on purpose: we do not use it). Anything that imports MJX (directly or through
+    brax) calls this first; once the module is loaded, later imports print nothing. The text is
+    swallowed, not moved to stderr: a user should see only our own output."""
     import contextlib
+    import io
     import logging
-    import sys
 
     logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout clean for --json output
+    with contextlib.redirect_stdout(io.StringIO()):
         from mujoco import mjx
 
     return mjx
@@ -84,7 +89,7 @@ def make_fk(robot: RobotModel | None = None, backend: str = "tree") -> Callable[
 
 def _mjx_fk(robot: RobotModel) -> Callable[[jax.Array], FKResult]:
     """``qpos (N, 36) -> FKResult`` by ``mjx.kinematics`` under ``vmap``."""
-    mjx = _mjx()
+    mjx = import_mjx()
     mx = mjx.put_model(robot.mj_model)
     data0 = mjx.make_data(mx)
     qpos0 = jnp.asarray(robot.mj_model.qpos0, jnp.float32)

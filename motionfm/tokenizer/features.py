@@ -20,18 +20,17 @@ run the decoded features through the forward kinematics.
 
 from __future__ import annotations
 
-import contextlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-with contextlib.redirect_stdout(sys.stderr):  # brax imports MJX, which prints "Failed to import warp": keep stdout for --json
-    from brax import math as bm
-
 from motionfm.robot.g1 import NUM_JOINTS
+from motionfm.robot.kinematics import import_mjx
+
+import_mjx()  # brax imports MJX, which prints "Failed to import warp" on first import
+from brax import math as bm  # noqa: E402
 
 FEATURE_SLICES: dict[str, slice] = {
     "root_height": slice(0, 1),

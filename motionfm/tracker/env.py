@@ -12,26 +12,21 @@ start times, and is what ``brax.training.agents.ppo.train`` receives through ``w
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
-import sys
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 
-from motionfm.robot import G1_JOINT_NAMES, load_g1
+from motionfm.robot import G1_JOINT_NAMES, import_mjx, load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import END_EFFECTORS, TRACKED_BODIES, EnvConfig, RandomizationConfig
 from motionfm.tracker.model import action_scale, physics_model, targets
 from motionfm.tracker.library import DeviceLibrary, MotionLibrary, bin_weights, frame_bin, sample_start
 from motionfm.tracker.physics import make_physics
 
-logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)
-with contextlib.redirect_stdout(sys.stderr):  # MJX prints "Failed to import warp" on import; keep stdout for --json
-    from brax.envs.base import Env, State, Wrapper  # noqa: E402
-    from mujoco import mjx  # noqa: E402
+mjx = import_mjx()  # before brax, which imports MJX too: no "Failed to import warp" print
+from brax.envs.base import Env, State, Wrapper  # noqa: E402
 
 
 MAX_SPEED = 100.0

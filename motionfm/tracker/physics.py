@@ -20,10 +20,7 @@ deployment actuation of :mod:`motionfm.robot.actuation`).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import sys
 import threading
 from typing import Any
 
@@ -32,7 +29,7 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from motionfm.robot import G1_BODY_NAMES, make_fk, robot_from_model
+from motionfm.robot import G1_BODY_NAMES, import_mjx, make_fk, robot_from_model
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import TRACKED_BODIES
 from motionfm.tracker.model import joint_dof_adr
@@ -46,9 +43,7 @@ class MjxPhysics:
     name = "mjx"
 
     def __init__(self, mj_model: mujoco.MjModel, n_substeps: int):
-        logging.getLogger("mujoco.mjx").setLevel(logging.ERROR)
-        with contextlib.redirect_stdout(sys.stderr):  # MJX prints "Failed to import warp" on import
-            from mujoco import mjx
+        mjx = import_mjx()
         self._mjx = mjx
         self.mj_model = mj_model
         self.n_substeps = n_substeps
