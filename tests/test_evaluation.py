@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -165,3 +168,24 @@ def test_format_comparison():
     text = format_comparison({"generated": row, "real": {**row, "r_precision_top3": 0.8}, "top3_ratio": 0.625,
                               "num_windows": 10, "clips": ["a", "b"]})
     assert "R-precision top-3" in text and "0.625" in text and "10 held-out windows of 2 clips" in text
+
+
+@pytest.mark.slow
+def test_train_evaluator_checkpoints_and_resumes(tmp_path, small_corpus):
+    # The evaluator trains through motionfm.training.run_loop like the other stages: a checkpoint at
+    # every validation, and a second call with more steps continues from the last one.
+    from motionfm.evaluation.model import EvaluatorConfig
+    from motionfm.evaluation.train import EvaluatorTrainConfig, train_evaluator
+
+    cfg = EvaluatorConfig(window=60, width=32, depth=1, heads=2, embed_dim=16, text_hidden=32)
+    tc = EvaluatorTrainConfig(steps=4, batch_size=8, warmup_steps=1, log_every=2, eval_every=2)
+    out = tmp_path / "ev"
+    ev, log = train_evaluator([small_corpus], out, cfg, tc, progress=False)
+    assert [r["step"] for r in log] == [2, 4] and np.isfinite(log[-1]["loss"])
+    assert sorted(p.name for p in (out / "ckpt").iterdir() if p.name.isdigit()) == ["2", "4"]
+    ev2, log2 = train_evaluator([small_corpus], out, cfg, dataclasses.replace(tc, steps=6), progress=False)
+    assert [r["step"] for r in log2] == [6]  # resumed at 4, not retrained from 0
+    rows = [json.loads(x)["step"] for x in (out / "log.jsonl").read_text().splitlines()]
+    assert rows == [2, 4, 6]
+    emb = ev2.embed_sentences(np.zeros((1, cfg.text_dim), np.float32))
+    assert emb.shape == (1, cfg.embed_dim) and np.isfinite(emb).all()

@@ -6,7 +6,8 @@ embedding (dropped with ``cond_drop`` for classifier-free guidance); a random ob
 example (none, a history prefix, or sparse keyframe tokens) so the same model does unconditional
 generation, continuation and inpainting; then the v-prediction (or epsilon/x0) loss at a random
 timestep. Data-parallel over all devices exactly like the tokenizer (sharded batch, replicated
-parameters, GSPMD all-reduce); orbax checkpoints in ``out_dir/ckpt``, resumed automatically.
+parameters, GSPMD all-reduce); the loop and its orbax checkpoints in ``out_dir/ckpt`` (resumed
+automatically) are :func:`motionfm.training.run_loop`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,13 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import struct
 
 from motionfm.data import BatchIterator, RunningStats, data_sharding, fetch, shard_batch
 from motionfm.diffusion.model import Denoiser, DenoiserConfig
 from motionfm.diffusion.scheduler import SchedulerConfig, add_noise, create_state, training_target
 from motionfm.tokenizer import FeatureStats, Tokenizer, qpos_to_features
+from motionfm.training import LoopConfig, resume, run_loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,41 +234,16 @@ def train(
         updates, opt_state = opt.update(grads, state.opt_state, state.params)
         return DiffusionState(state.step + 1, optax.apply_updates(state.params, updates), opt_state, rng), metrics
 
-    state = init_state(model, cfg, tc, tc.window // tok.config.stride)
-    manager = ocp.CheckpointManager((out / "ckpt").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
-    if manager.latest_step() is not None:
-        state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+    state, start = resume(out / "ckpt", init_state(model, cfg, tc, tc.window // tok.config.stride))
     state = jax.device_put(state, replicated)
-    start = int(state.step)
     batches = BatchIterator(train_source, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(start)
     cap_rng = np.random.default_rng([tc.seed, start])
-    log: list[dict[str, float]] = []
-    bar = None
-    if progress and start < tc.steps:
-        from tqdm import tqdm
 
-        bar = tqdm(total=tc.steps, initial=start, desc="diffusion", unit="step", dynamic_ncols=True)
-    t0, acc = time.perf_counter(), []
-    for s in range(start, tc.steps):
+    def step(state: DiffusionState, i: int) -> tuple[DiffusionState, dict[str, jax.Array]]:
         b = next(batches)
         batch = {"qpos": b["qpos"], "frame_mask": b["frame_mask"], "caption": caption_indices(b["captions"], captions, cap_rng)}
-        state, metrics = step_fn(state, shard_batch(batch, sharding))
-        acc.append(metrics)
-        done = s + 1
-        if done % tc.log_every == 0 or done == tc.steps:
-            m = {k: float(np.mean([float(a[k]) for a in acc])) for k in acc[0]}
-            m.update(step=done, steps_per_s=len(acc) / (time.perf_counter() - t0))
-            acc, t0 = [], time.perf_counter()
-            log.append(m)
-            with open(out / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(m) + "\n")
-            if bar is not None:
-                bar.set_postfix(loss=f"{m['loss']:.4f}")
-        if bar is not None:
-            bar.update(1)
-        if done % tc.ckpt_every == 0 or done == tc.steps:
-            manager.save(done, args=ocp.args.StandardSave(state))
-    manager.wait_until_finished()
-    if bar is not None:
-        bar.close()
+        return step_fn(state, shard_batch(batch, sharding))
+
+    loop = LoopConfig(tc.steps, tc.log_every, tc.ckpt_every, desc="diffusion")
+    state, log = run_loop(step, state, start, loop, out, postfix=lambda m: {"loss": f"{m['loss']:.4f}"}, progress=progress)
     return state, stats, log

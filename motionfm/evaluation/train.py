@@ -27,6 +27,7 @@ from motionfm.evaluation import metrics
 from motionfm.evaluation.evaluator import WRIST_JOINTS, Evaluator, window_features
 from motionfm.evaluation.model import EvaluatorConfig, EvaluatorModel, clip_loss
 from motionfm.tokenizer.features import FeatureStats, feature_mask, qpos_to_features
+from motionfm.training import LoopConfig, resume, run_loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,10 +171,10 @@ def train_evaluator(
         return clip_loss(m, t, s, batch["compatible"], cap >= 0)
 
     @jax.jit
-    def step_fn(params, opt_state, batch, key):
-        (_, mets), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, key)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, mets
+    def step_fn(state, batch, key):
+        (_, mets), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], batch, key)
+        updates, opt_state = opt.update(grads, state["opt_state"], state["params"])
+        return {"params": optax.apply_updates(state["params"], updates), "opt_state": opt_state}, mets
 
     val = _val_set(val_src, tc.seed)
     val_sentences = None if val is None else np.stack([sentence[c] for c in val["captions"]])
@@ -187,47 +188,35 @@ def train_evaluator(
         return {"val_top1": rp[1], "val_top3": rp[3], "val_chance_top3": metrics.chance(metrics.pool_sizes(te, 32, labels, also), (3,))[3],
                 "val_mm_dist": metrics.mm_dist(mo, te)}
 
-    batches = BatchIterator(train_src, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(0)
-    rng = np.random.default_rng(tc.seed)
-    log: list[dict[str, float]] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    state, start = resume(out / "ckpt", {"params": params, "opt_state": opt_state})
+    batches = BatchIterator(train_src, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(start)
+    rng = np.random.default_rng([tc.seed, start])
+    t_start = time.perf_counter()
 
-        bar = tqdm(total=tc.steps, desc="evaluator", unit="step", dynamic_ncols=True)
-    t_start = t0 = time.perf_counter()
-    acc: list[dict[str, Any]] = []
-    shown_val = "-"
-    for step in range(tc.steps):
+    def step(state: dict[str, Any], i: int) -> tuple[dict[str, Any], dict[str, jax.Array]]:
         b = next(batches)
         cap, compatible = caption_batch(b["captions"], table, rng)
         jmask = b["joint_mask"].copy()
         hide = (rng.random(len(jmask)) < tc.wrist_drop) & jmask[:, WRIST_JOINTS].all(1)
         jmask[np.ix_(hide, WRIST_JOINTS)] = False
         batch = {"qpos": b["qpos"], "joint_mask": jmask, "frame_mask": b["frame_mask"], "caption": cap, "compatible": compatible}
-        params, opt_state, mets = step_fn(params, opt_state, batch, jax.random.fold_in(k_drop, step))
-        acc.append(mets)
-        done = step + 1
-        if done % tc.log_every == 0 or done == tc.steps:
-            row = {k: float(np.mean([float(a[k]) for a in acc])) for k in acc[0]}
-            row.update(step=done, steps_per_s=len(acc) / (time.perf_counter() - t0))
-            if val is not None and (done % tc.eval_every == 0 or done == tc.steps):
-                row.update(validate(params))
-            acc, t0 = [], time.perf_counter()
-            log.append(row)
-            with open(out / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            if "val_top3" in row:
-                shown_val = f"{row['val_top3']:.2f}"
-            if bar is not None:
-                bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.2f}", val_top3=shown_val)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        return step_fn(state, batch, jax.random.fold_in(k_drop, i))
+
+    shown = {"val_top3": "-"}
+
+    def postfix(row: dict[str, float]) -> dict[str, str]:
+        if "val_top3" in row:
+            shown["val_top3"] = f"{row['val_top3']:.2f}"
+        return {"loss": f"{row['loss']:.3f}", "acc": f"{row['acc']:.2f}", **shown}
+
+    # checkpoints at every validation: a stopped run resumes from its last validated state
+    loop = LoopConfig(tc.steps, tc.log_every, ckpt_every=tc.eval_every, desc="evaluator")
+    state, log = run_loop(step, state, start, loop, out, validate=(None if val is None else lambda st: validate(st["params"])),
+                          postfix=postfix, progress=progress)
+    params = state["params"]
     meta = {"train": dataclasses.asdict(tc), "steps": tc.steps, "data": info, "training_data": licence_summary(info),
             "validation_clips": val_ids,
-            "train_minutes": round((time.perf_counter() - t_start) / 60, 2), "final_train_log": log[-1] if log else {},
+            "train_minutes_this_run": round((time.perf_counter() - t_start) / 60, 2), "final_train_log": log[-1] if log else {},
             "devices": [str(d) for d in jax.devices()]}
     ev = Evaluator(cfg, params, stats, meta)
     if val_ids:

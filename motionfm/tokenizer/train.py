@@ -3,7 +3,8 @@
 Data-parallel over every JAX device: batches are sharded along their first axis with
 :func:`motionfm.data.shard_batch`, parameters are replicated, and ``jit`` (GSPMD) inserts the
 gradient all-reduce, so 1 CPU, 8 GPUs or several hosts (after ``jax.distributed.initialize()``)
-run the same code. Checkpoints are orbax folders under ``out_dir/ckpt`` (resumed automatically);
+run the same code. The loop, logging and orbax checkpoints under ``out_dir/ckpt`` (resumed
+automatically) are :func:`motionfm.training.run_loop`'s;
 the final model is exported with :func:`motionfm.tokenizer.checkpoint.save_tokenizer`.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -20,7 +20,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 from flax import struct
 
 from motionfm.data import BatchIterator, RunningStats, data_sharding, shard_batch
@@ -29,6 +28,7 @@ from motionfm.tokenizer.features import (
     FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose,
 )
 from motionfm.tokenizer.model import PRESETS, TokenizerConfig, TokenizerModel
+from motionfm.training import LoopConfig, latest_step, resume, run_loop
 
 if TYPE_CHECKING:
     from motionfm.tokenizer.tokenizer import Tokenizer
@@ -279,46 +279,20 @@ def train(
     state = init_state(model, cfg, tc)
     if init_from is not None:
         state = warm_start(state, init_from.variables, opt)
-    manager = ocp.CheckpointManager(
-        (out / "ckpt").absolute(), options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
-    )
-    if manager.latest_step() is not None:
-        state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+    state, start = resume(out / "ckpt", state)
     state = jax.device_put(state, replicated)
-    start = int(state.step)
     keep = lambda b: {k: b[k] for k in ("qpos", "joint_mask", "frame_mask")}  # noqa: E731
     batches = BatchIterator(train_source, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(start)
-    log: list[dict[str, float]] = []
-    bar = None
-    if progress and start < tc.steps:
-        from tqdm import tqdm
 
-        bar = tqdm(total=tc.steps, initial=start, desc=f"tokenizer[{cfg.quantizer}]", unit="step", dynamic_ncols=True)
-    t0, acc = time.perf_counter(), []
-    for step in range(start, tc.steps):
-        state, metrics = step_fn(state, shard_batch(keep(next(batches)), sharding))
-        acc.append(metrics)
-        done = step + 1
-        if done % tc.log_every == 0 or done == tc.steps:
-            m = {k: float(np.mean([float(a[k]) for a in acc])) for k in acc[0]}
-            m.update(step=done, steps_per_s=len(acc) / (time.perf_counter() - t0))
-            acc, t0 = [], time.perf_counter()
-            if val_source is not None and (done % tc.ckpt_every == 0 or done == tc.steps):
-                m.update({f"val_{k}": v for k, v in evaluate_windows(eval_fn, state, val_source, tc.batch_size).items()})
-            log.append(m)
-            with open(out / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(m) + "\n")
-            if bar is not None:
-                bar.set_postfix(loss=f"{m['loss']:.3f}", mpjpe=f"{m['mpjpe_mm']:.1f}mm", usage=f"{m['usage']:.2f}")
-            if on_log is not None:
-                on_log(done, m)
-        if bar is not None:
-            bar.update(1)
-        if done % tc.ckpt_every == 0 or done == tc.steps:
-            manager.save(done, args=ocp.args.StandardSave(state))
-    manager.wait_until_finished()
-    if bar is not None:
-        bar.close()
+    def step(state: TrainState, i: int) -> tuple[TrainState, dict[str, jax.Array]]:
+        return step_fn(state, shard_batch(keep(next(batches)), sharding))
+
+    validate = None
+    if val_source is not None:
+        validate = lambda s: {f"val_{k}": v for k, v in evaluate_windows(eval_fn, s, val_source, tc.batch_size).items()}  # noqa: E731
+    loop = LoopConfig(tc.steps, tc.log_every, tc.ckpt_every, desc=f"tokenizer[{cfg.quantizer}]")
+    postfix = lambda m: {"loss": f"{m['loss']:.3f}", "mpjpe": f"{m['mpjpe_mm']:.1f}mm", "usage": f"{m['usage']:.2f}"}  # noqa: E731
+    state, log = run_loop(step, state, start, loop, out, validate=validate, postfix=postfix, on_log=on_log, progress=progress)
     return state, stats, log
 
 
@@ -353,10 +327,8 @@ def tokenizer_from_run(run_dir: str | os.PathLike, metadata: dict[str, Any] | No
     tc = TrainConfig(**conf["train"])
     d = json.loads((run / "feature_stats.json").read_text())
     stats = FeatureStats(jnp.asarray(d["mean"], jnp.float32), jnp.asarray(d["std"], jnp.float32))
-    manager = ocp.CheckpointManager((run / "ckpt").absolute())
-    step = manager.latest_step()
-    if step is None:
+    if latest_step(run / "ckpt") is None:
         raise FileNotFoundError(f"{run}: no checkpoint in ckpt/")
-    state = manager.restore(step, args=ocp.args.StandardRestore(init_state(TokenizerModel(cfg), cfg, tc)))
+    state, _ = resume(run / "ckpt", init_state(TokenizerModel(cfg), cfg, tc))
     meta = {"train": conf["train"], "steps": int(state.step), **(metadata or {})}
     return Tokenizer(cfg, {"params": state.params, "quantizer": state.quantizer}, stats, meta)
