@@ -1,0 +1,103 @@
+"""Receding-horizon execution (motionfm.receding, `motionfm run`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from motionfm.cli import main
+from motionfm.guidance import Joystick, Obstacles
+from motionfm.guidance.files import GuidanceFileError, load_joystick_script
+from motionfm.guidance.sdf import Scene
+from motionfm.receding import collisions, receding_metrics, start_state, window_joystick
+
+FPS = 50.0
+
+
+def _walk(seconds: float, vx: float) -> np.ndarray:
+    """The standing pose carried forward at ``vx`` m/s along +x: ``(T, 36)`` at 50 Hz."""
+    q0, _ = start_state(FPS)
+    n = int(round(seconds * FPS)) + 1
+    q = np.repeat(q0[None], n, 0)
+    q[:, 0] += vx * np.arange(n) / FPS
+    return q
+
+
+def test_window_joystick_shifts_the_script_to_the_plan_start(tmp_path):
+    script = tmp_path / "c.json"
+    script.write_text(json.dumps({"commands": [{"t": 0, "vx": 0.5}, {"t": 3, "vx": 0.2, "yaw_rate": 0.4}],
+                                  "interpolation": "linear"}))
+    j = load_joystick_script(script)
+    w = window_joystick(j, 2.0, 2.0)  # plan time 0 = run time 2 s
+    np.testing.assert_allclose(np.asarray(w.command(np.array([0.0, 1.0, 2.0]))),
+                               np.asarray(j.command(np.array([2.0, 3.0, 4.0]))), atol=1e-6)
+    assert float(np.asarray(w.command(np.array([1.0])))[0, 2]) == pytest.approx(0.4)
+
+
+def test_metrics_from_arrays_joystick_collisions_and_falls():
+    q = _walk(4.0, 0.5)
+    cmd = np.tile([0.5, 0.0, 0.0], (len(q), 1))
+    arrays = {"fps": FPS, "qpos": q, "ref_qpos": q, "command": cmd, "fell": False, "clip_frames": len(q),
+              "plan_latency_s": np.array([5.0, 0.5, 0.5, 0.5]), "track_wall_s": np.full(4, 0.2), "wall_s": 8.0}
+    m = receding_metrics(arrays)
+    assert m["sim_s"] == pytest.approx(4.0) and m["replans"] == 4 and not m["fell"]
+    assert m["real_time_factor"] == pytest.approx(0.5) and m["real_time_factor_warm"] == pytest.approx(4.0 / 3.0)
+    assert m["plan_latency_s"]["median_after_first"] == pytest.approx(0.5)
+    assert m["joystick"]["velocity_error"] < 0.05 and m["joystick"]["mean_vx"] == pytest.approx(0.5, abs=0.02)
+    assert m["tracking"]["mpbpe_cm"] == pytest.approx(0.0, abs=1e-6) and m["collisions"] is None
+    # standing still against the same command: the closed-loop error is the whole command
+    still = dict(arrays, qpos=_walk(4.0, 0.0))
+    assert receding_metrics(still)["joystick"]["velocity_error"] == pytest.approx(1.0, abs=0.05)
+
+    # a pillar at x = 1 m: the walking robot passes through it, the standing one stays clear
+    pillar = Obstacles(Scene.create(cylinders=[[1.0, 0.0, 0.2, 1.0]]))
+    scene = pillar.scene
+    hit = collisions(q, FPS, scene)
+    assert hit["collision_events"] == 1 and hit["collision_frames"] > 0 and hit["min_signed_distance_m"] < 0
+    assert 1.0 < hit["first_collision_s"] < 2.0 and hit["collision_bodies"]
+    clear = collisions(_walk(4.0, 0.0), FPS, scene)
+    assert clear["collision_frames"] == 0 and clear["first_collision_s"] is None and clear["min_signed_distance_m"] > 0.3
+
+
+def test_cli_rejects_bad_inputs_before_loading_anything(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"commands": [{"t": 1, "vx": 0.5}]}))
+    assert main(["run", "--joystick-script", str(bad), "--seconds", "2", "--out", str(tmp_path / "r.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "t = 0" in err
+    assert main(["run", "--seconds", "2", "--out", str(tmp_path / "r.mp4")]) == 2
+    assert "must end in .npz" in capsys.readouterr().err
+    assert not list(tmp_path.glob("r.*"))
+    with pytest.raises(GuidanceFileError):
+        load_joystick_script(bad)
+
+
+@pytest.mark.slow
+def test_run_re_plans_from_the_simulated_state_in_one_simulation(tmp_path):
+    from motionfm.pipeline import load_pretrained
+    from motionfm.receding import run_receding
+
+    pipe = load_pretrained()
+    joystick = Joystick.profile([0.0, 1.0], np.array([[0.4, 0.0, 0.0], [0.4, 0.0, 0.3]], np.float32))
+    obstacles = Obstacles(Scene.create(cylinders=[[2.5, 0.0, 0.25, 1.0]]))
+    res = run_receding(pipe, "a person walks forward", 2.0, horizon_s=2.0, execute_s=1.0, joystick=joystick,
+                       obstacles=obstacles, num_steps=4, progress=False)
+    n = len(res.qpos)
+    assert res.expected_frames == 101 and (n == 101 or res.fell)
+    assert list(res.segment_start) == [0, 50][: len(res.plans)] and len(res.plan_latency_s) == len(res.plans)
+    # one continuing simulation: no jump at the re-plan, and the second plan continued what was executed
+    step = np.abs(np.diff(res.qpos[:, :3], axis=0)).max(1)
+    assert step.max() < 0.05, step.max()
+    if len(res.plans) > 1:
+        np.testing.assert_allclose(res.histories[1].qpos[-1], res.qpos[50], atol=1e-5)
+        assert np.linalg.norm(res.plans[1].qpos[0, :2] - res.qpos[50, :2]) < 0.1  # the plan starts where the robot is
+    path = res.save(tmp_path / "run.npz")
+    with np.load(path) as f:
+        again = receding_metrics(dict(f))
+        assert f["command"].shape == (n, 3) and f["obstacle_cylinders"].shape[0] == 1
+    assert again["tracking"] == pytest.approx(res.metrics["tracking"])
+    assert again["joystick"]["velocity_error"] == pytest.approx(res.metrics["joystick"]["velocity_error"])
+    assert again["collisions"]["collision_frames"] == res.metrics["collisions"]["collision_frames"]
+    assert res.metrics["replans"] == len(res.plans) and res.metrics["real_time_factor"] > 0
