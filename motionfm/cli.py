@@ -18,6 +18,7 @@ Commands:
     motionfm train tracker --data DIR...           Brax PPO in MJX, resumable chunks
     motionfm run --joystick-script C.json          receding-horizon generate-and-track loop
     motionfm render MOTION_OR_ROLLOUT --out F.mp4  film the G1 (MuJoCo offscreen)
+    motionfm finetune --data DIR --out CKPT        adapt the diffusion model to your motions
     motionfm info                                  versions, devices, data location
 """
 
@@ -461,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     from motionfm.run_cli import register as register_run
 
     register_run(sub)
+    from motionfm.finetune_cli import register as register_finetune
+
+    register_finetune(sub)
     return p
 
 

@@ -195,6 +195,7 @@ def train(
     out_dir: str | os.PathLike,
     stats: FeatureStats | None = None,
     progress: bool = True,
+    init_params: Any | None = None,
 ) -> tuple[DiffusionState, FeatureStats, list[dict[str, float]]]:
     """Train (or resume) the denoiser on windows of ``train_source``.
 
@@ -205,7 +206,10 @@ def train(
         captions: caption text → row of ``text_table``.
         text_table: ``(C, 384)`` sentence embeddings of the captions.
         out_dir: run folder (``ckpt/``, ``latent_stats.json``, ``config.json``, ``log.jsonl``).
-        stats: latent normalisation (computed from the data if ``None``).
+        stats: latent normalisation (computed from the data if ``None``; fine-tuning passes the
+            base model's, whose parameters expect it).
+        init_params: denoiser parameters a fresh run starts from (fine-tuning; same ``cfg``), with a
+            fresh optimiser; a run folder with a checkpoint resumes from it instead.
 
     Returns:
         ``(state, stats, log)``.
@@ -234,7 +238,16 @@ def train(
         updates, opt_state = opt.update(grads, state.opt_state, state.params)
         return DiffusionState(state.step + 1, optax.apply_updates(state.params, updates), opt_state, rng), metrics
 
-    state, start = resume(out / "ckpt", init_state(model, cfg, tc, tc.window // tok.config.stride))
+    state = init_state(model, cfg, tc, tc.window // tok.config.stride)
+    if init_params is not None:
+        def take(fresh, old):
+            if tuple(np.shape(old)) != tuple(fresh.shape):
+                raise ValueError(f"init_params do not fit this denoiser: {np.shape(old)} vs {fresh.shape}")
+            return jnp.asarray(old, fresh.dtype)
+
+        params = jax.tree.map(take, state.params, init_params)
+        state = DiffusionState(state.step, params, opt.init(params), state.rng)
+    state, start = resume(out / "ckpt", state)
     state = jax.device_put(state, replicated)
     batches = BatchIterator(train_source, tc.batch_size, seed=tc.seed, mirror_prob=tc.mirror_prob).iterate(start)
     cap_rng = np.random.default_rng([tc.seed, start])
