@@ -19,13 +19,21 @@ from motionfm.motion import JointLimitWarning, Motion, MotionFileError
 
 __version__ = "0.1.0"
 
-__all__ = ["JointLimitWarning", "Motion", "MotionFileError", "__version__", "load_pretrained"]
+__all__ = ["JointLimitWarning", "Motion", "MotionFileError", "__version__", "finetune", "load_pretrained", "run_receding"]
 
 
 def __getattr__(name: str):
-    # ``motionfm.load_pretrained`` without importing JAX models on ``import motionfm``.
+    # ``motionfm.load_pretrained`` & co. without importing JAX models on ``import motionfm``.
     if name == "load_pretrained":
         from motionfm.pipeline import load_pretrained
 
         return load_pretrained
+    if name == "finetune":
+        from motionfm.finetuning import finetune
+
+        return finetune
+    if name == "run_receding":
+        from motionfm.receding import run_receding
+
+        return run_receding
     raise AttributeError(f"module 'motionfm' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``motionfm finetune``: adapt the diffusion model to a folder of the user's motions
-(:func:`motionfm.finetune.finetune`). The parser imports nothing heavy; the command does when it runs."""
+(:func:`motionfm.finetuning.finetune`, also `motionfm.finetune`). The parser imports nothing heavy; the command does when it runs."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ A stopped run continues from <out>.run when called again with the same arguments
 
 
 def _cmd_finetune(args: argparse.Namespace) -> int:
-    from motionfm.finetune import finetune
+    from motionfm.finetuning import finetune
 
     out = finetune(args.data, args.out, base=args.checkpoint, replay=args.replay or (), replay_weight=args.replay_weight,
                    steps=args.steps, lr=args.lr, batch_size=args.batch_size, tokenizer=args.tokenizer,

@@ -12,7 +12,9 @@ from motionfm.cli import main
 
 
 def test_bad_inputs_are_clear_errors_and_write_nothing(tmp_path, capsys):
-    from motionfm.finetune import finetune
+    import motionfm
+
+    finetune = motionfm.finetune  # the public entry point (motionfm.finetuning.finetune)
 
     empty = tmp_path / "no_captions"
     empty.mkdir()
@@ -29,7 +31,7 @@ def test_bad_inputs_are_clear_errors_and_write_nothing(tmp_path, capsys):
 @pytest.mark.slow
 def test_finetune_resumes_and_loads_through_the_pipeline(tmp_path, small_corpus):
     from motionfm.diffusion import load_diffusion
-    from motionfm.finetune import finetune
+    from motionfm.finetuning import finetune
     from motionfm.pipeline import load_pretrained
 
     out = tmp_path / "ft"
