@@ -503,6 +503,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``motionfm`` command."""
     args = build_parser().parse_args(argv)
     enable_compilation_cache()
+    if os.environ.get("MOTIONFM_DISTRIBUTED", "") not in ("", "0"):
+        # several hosts: one process per host; JAX reads the cluster (SLURM, Kubernetes, TPU pods) or
+        # JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID. The trainers then shard over all.
+        import jax
+
+        jax.distributed.initialize()
     from motionfm.motion import MotionFileError
 
     try:

@@ -31,11 +31,15 @@ Normalisation statistics over the train windows are written as ``stats.json`` in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
+import logging
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -160,6 +164,21 @@ def clip_windows(motion: Motion, window: int, stride: int) -> Iterator[tuple[int
         starts.append(t - window)
     for s in starts:
         yield s, motion.slice(s, s + window), window
+
+
+@contextlib.contextmanager
+def _tfds_quiet():
+    """Around tfds builders: absl's "Using custom data configuration" warnings off, and stdout (where
+    tfds prints "Downloading and preparing dataset ..."; it broke ``--json``) swallowed. tfds's
+    progress bars (stderr) stay."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        absl.setLevel(level)
 
 
 # ---------------------------------------------------------------------- builder
@@ -375,7 +394,8 @@ def _resolve(data_dir_or_builder: Any, config: G1MotionConfig | str | None = Non
     path = Path(data_dir_or_builder).expanduser()
     if (path / "dataset_info.json").is_file():
         return tfds.builder_from_directory(path)
-    builder = G1Motion(data_dir=path, config=config)
+    with _tfds_quiet():
+        builder = G1Motion(data_dir=path, config=config)
     if not builder.is_prepared():
         raise FileNotFoundError(f"{builder.data_dir}: no prepared g1_motion dataset; run build_dataset() first")
     return builder
@@ -392,8 +412,12 @@ def build_dataset(
     Returns the prepared builder; ``builder.data_dir`` holds the array_record shards and
     ``stats.json``.
     """
-    builder = G1Motion(data_dir=data_dir, config=config)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+    with _tfds_quiet():
+        builder = G1Motion(data_dir=data_dir, config=config)
+        if not builder.is_prepared():  # one line of ours instead of tfds's
+            print(f"building the windows of {manual_dir} in {builder.data_dir} (once: later runs reuse them)",
+                  file=sys.stderr, flush=True)
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
     stored = builder.info.config_description or ""
     # tfds reuses a prepared build by config name alone: a user-named config with other settings
     # (another window, or licences now excluded) would silently read the old windows.
