@@ -25,6 +25,7 @@ Writes ``paths_obstacles.png`` (root paths around 9 scenes) and ``paths_waypoint
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -85,6 +86,7 @@ def main() -> int:
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    say = functools.partial(print, file=sys.stderr if args.json else sys.stdout)  # --json: stdout is the JSON alone
     pipe = load_pretrained(args.diffusion)
     cfg = GuidanceConfig()
     secs = args.seconds
@@ -109,7 +111,7 @@ def main() -> int:
         row[f"time_{name}_ms"] = ms
         row[f"time_{name}_ratio"] = ms / unguided_ms
         row[f"compile_{name}_s"] = first
-    print(f"time: unguided {unguided_ms:.0f} ms; " + ", ".join(f"{k} {row[f'time_{k}_ms']:.0f} ms ({row[f'time_{k}_ratio']:.1f}x)" for k in goals), flush=True)
+    say(f"time: unguided {unguided_ms:.0f} ms; " + ", ".join(f"{k} {row[f'time_{k}_ms']:.0f} ms ({row[f'time_{k}_ratio']:.1f}x)" for k in goals), flush=True)
 
     # ---------------------------------------------------------------- joystick
     commands = [(0.4, 0.0, 0.0), (0.6, 0.0, 0.0), (0.8, 0.0, 0.0), (1.0, 0.0, 0.0), (0.6, 0.0, 0.3), (0.5, 0.2, 0.0)]
@@ -127,7 +129,7 @@ def main() -> int:
         all_err += errs
     row["joystick_error_pct"] = float(np.mean(all_err))
     row["joystick_error_p90_pct"] = float(np.percentile(all_err, 90))
-    print(f"joystick: {row['joystick_error_pct']:.1f}% mean, {row['joystick_error_p90_pct']:.1f}% p90", flush=True)
+    say(f"joystick: {row['joystick_error_pct']:.1f}% mean, {row['joystick_error_p90_pct']:.1f}% p90", flush=True)
 
     # ---------------------------------------------------------------- keyframes
     rows = [json.loads(line) for line in (default_data_dir() / "clips.jsonl").read_text().splitlines()]
@@ -149,7 +151,7 @@ def main() -> int:
     row["keyframe_root_error_cm"] = float(np.mean(kf_root))
     row["keyframe_pose_error_cm"] = float(np.mean(kf_pose))
     row["keyframe_hand_error_cm"] = float(np.mean(kf_hand))
-    print(f"keyframes: root {row['keyframe_root_error_cm']:.1f} cm, full pose {row['keyframe_pose_error_cm']:.1f} cm, "
+    say(f"keyframes: root {row['keyframe_root_error_cm']:.1f} cm, full pose {row['keyframe_pose_error_cm']:.1f} cm, "
           f"hand {row['keyframe_hand_error_cm']:.1f} cm", flush=True)
 
     # ---------------------------------------------------------------- waypoints
@@ -164,7 +166,7 @@ def main() -> int:
         wp_plot.append((w, m))
     row["waypoint_error_cm"] = float(np.mean(wp_err))
     row["waypoint_error_p90_cm"] = float(np.percentile(wp_err, 90))
-    print(f"waypoints: {row['waypoint_error_cm']:.1f} cm mean, {row['waypoint_error_p90_cm']:.1f} cm p90", flush=True)
+    say(f"waypoints: {row['waypoint_error_cm']:.1f} cm mean, {row['waypoint_error_p90_cm']:.1f} cm p90", flush=True)
 
     # ---------------------------------------------------------------- obstacles
     free_unguided, free_guided, min_d, plots = [], [], [], []
@@ -183,7 +185,7 @@ def main() -> int:
     row["obstacle_free_guided_pct"] = 100 * float(np.mean(free_guided))
     row["obstacle_min_distance_m_mean"] = float(np.mean(min_d))
     row["obstacle_min_distance_m_worst"] = float(np.min(min_d))
-    print(f"obstacles: collision-free {row['obstacle_free_guided_pct']:.0f}% guided vs {row['obstacle_free_unguided_pct']:.0f}% "
+    say(f"obstacles: collision-free {row['obstacle_free_guided_pct']:.0f}% guided vs {row['obstacle_free_unguided_pct']:.0f}% "
           f"unguided over {args.scenes} scenes; min distance mean {row['obstacle_min_distance_m_mean']:.3f} m, "
           f"worst {row['obstacle_min_distance_m_worst']:.3f} m", flush=True)
 
@@ -199,7 +201,7 @@ def main() -> int:
         row["fid_unguided_vs_unguided"] = fid(ref, other)
         row["fid_joystick_vs_unguided"] = fid(ref, ev.embed_motions(guided_motions))
     except (ImportError, FileNotFoundError) as e:  # the evaluator is optional for this benchmark
-        print(f"naturalness: skipped ({e})")
+        say(f"naturalness: skipped ({e})")
     row["skating_joystick_cm_s"] = float(np.nanmean(skate))
     row["skating_unguided_cm_s"] = float(np.nanmean([inspect_motion(sample(s))["foot_skating_cm_s"] or np.nan for s in range(args.seeds)]))
 
