@@ -235,11 +235,10 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     import numpy as np
 
     from motionfm.checkpoint import default_checkpoint_dir
-    from motionfm.data import G1MotionConfig, build_sources, corpus_captions, licence_summary
+    from motionfm.data import licence_summary
     from motionfm.diffusion import LatentDiffusion, SchedulerConfig, save_diffusion
-    from motionfm.diffusion.train import load_config, train
+    from motionfm.diffusion.train import load_config, train, training_data
     from motionfm.pipeline import tokenizer_fingerprint
-    from motionfm.text import embed_captions
     from motionfm.tokenizer import load_tokenizer
 
     model_cfg, tc = load_config(args.config)  # a bad config fails before anything loads
@@ -251,12 +250,8 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     sched = SchedulerConfig(prediction_type=args.prediction)
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
-    dcfg = G1MotionConfig(fps=tok.config.fps, window=tc.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
-    src, _, info = build_sources(corpora, out / "datasets", dcfg, weights=args.weight, exclude_licences=args.exclude_licence)
+    src, info, captions, table = training_data(corpora, out, tok, tc, args.weight, args.exclude_licence)
     val_ids = [i for row in info for i in row["validation_clips"]]
-    # the selected train clips' captions, and their mirror images (mirrored windows carry those)
-    captions = corpus_captions(corpora, args.exclude_licence, skip_ids=val_ids)
-    table = embed_captions(captions, out / "caption_embeddings.npz")
     print(f"diffusion: {len(src)} windows, {len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
     # where load_pretrained finds this tokenizer: relative to the exported checkpoint's folder
     tok_dir = Path(args.tokenizer) if args.tokenizer else default_checkpoint_dir() / "tokenizer"

