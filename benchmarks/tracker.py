@@ -12,7 +12,10 @@ Prints:
   - numpy policy inference latency per step (median, single observation) and its parameter count;
   - plain-MuJoCo evaluation (success rate, mpbpe, joint error, falls) on the clips the checkpoint
     held out of training, overall and per category, and on its training clips for comparison;
-    and whether it holds the ``stand`` pose for 10 s.
+    and whether it holds the ``stand`` pose for 10 s;
+  - **generated motion executed**: the demo-style prompts of :data:`DEMO_PROMPTS` sampled by the
+    shipped generator for ``--generated-seeds`` seeds (0, 1, ...) and tracked: how many are
+    executed without a fall (``--generated-seeds 0`` skips it).
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ("walk_level1", "squat_level1", "step_forward_back_level1")
+DEMO_PROMPTS = ("a person walks forward", "a person walks and turns left", "a person waves with the right hand",
+                "a person bows")
+"""Walks, waves and bows, as the tracker issue's target names them (``make demo`` samples the first)."""
 
 
 def _motions():
@@ -85,6 +90,22 @@ def training_throughput(backend: str, n_envs: int, steps: int) -> dict:
             "env_steps": last["step"], "wall_s": time.perf_counter() - t0}
 
 
+def generated_tracking(policy, seeds: int, seconds: float = 6.0) -> dict:
+    """Sample each of :data:`DEMO_PROMPTS` for ``seeds`` seeds and track every sample."""
+    from motionfm.pipeline import load_pretrained
+    from motionfm.tracker.rollout import track
+
+    pipe = load_pretrained()
+    rows = []
+    for prompt in DEMO_PROMPTS:
+        for m_i, m in enumerate(pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds)):
+            r = track(policy, m)
+            rows.append({"prompt": prompt, "sample": m_i, "success": bool(r["success"]), "fell": bool(r["fell"]),
+                         "seconds_up": r["frames"] / r["fps"], "mpbpe_cm": r["mpbpe_cm"]})
+    return {"samples": len(rows), "success": sum(r["success"] for r in rows), "falls": sum(r["fell"] for r in rows),
+            "seconds": seconds, "rows": rows}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=61440, help="env steps of each backend's training run")
@@ -93,6 +114,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-clips", type=int, default=0, help="cap on evaluated clips per split (0: all)")
     p.add_argument("--skip-train", action="store_true", help="skip the throughput runs")
     p.add_argument("--skip-eval", action="store_true")
+    p.add_argument("--generated-seeds", type=int, default=2, help="samples per demo prompt to generate and track (0: skip)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
@@ -110,6 +132,8 @@ def main(argv=None) -> int:
         from motionfm.tracker.evaluate import evaluate_checkpoint
 
         out.update(evaluate_checkpoint(pol, max_clips=args.max_clips))
+    if args.generated_seeds:
+        out["generated"] = generated_tracking(pol, args.generated_seeds)
 
     if args.json:
         print(json.dumps(out, indent=1, default=float))
@@ -139,6 +163,13 @@ def main(argv=None) -> int:
             tag = f"[{split}/{cat}]"
             print(f"{tag + ' clips, success, fell':<52}{c['num_clips']:>4d} {c['success_rate']:>5.2f} {c['fall_rate']:>4.2f}")
             print(f"{tag + ' mpbpe / local (cm), joints (rad)':<52}{c['mpbpe_cm']:>5.1f} {c['mpbpe_local_cm']:>4.1f} {c['joint_error_rad']:>4.2f}")
+    g = out.get("generated")
+    if g:
+        print(f"{'generated (demo prompts) executed without a fall':<52}{g['samples'] - g['falls']:>6d} / {g['samples']}")
+        for prompt in DEMO_PROMPTS:
+            rows = [r for r in g["rows"] if r["prompt"] == prompt]
+            up = ", ".join(f"{r['seconds_up']:.1f}" for r in rows)
+            print(f"{'  ' + prompt + ' (s up of ' + str(g['seconds']) + ')':<52}{up:>14}")
     return 0
 
 

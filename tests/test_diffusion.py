@@ -148,6 +148,18 @@ def test_train_export_and_sample_through_the_pipeline(tmp_path, small_corpus, ti
     state, stats, log = train(tiny_tokenizer, DEN, SchedulerConfig(), tc, src, {c: i for i, c in enumerate(captions)}, table,
                               tmp_path / "run", progress=False)
     assert int(state.step) == 3 and np.isfinite(log[-1]["loss"])
+    # Cached latents (the default) are the per-step encodings of the same, possibly mirrored, windows.
+    from motionfm.diffusion.train import cache_latents, encode_windows
+    from motionfm.robot import mirror_qpos
+
+    z = cache_latents(tiny_tokenizer, src, chunk=4, progress=False)
+    q = np.stack([src[i]["qpos"] for i in range(len(src))])
+    mq, _ = mirror_qpos(q, np.stack([src[i]["joint_mask"] for i in range(len(src))]))
+    np.testing.assert_allclose(z[:, 0], np.asarray(encode_windows(tiny_tokenizer, q)), atol=1e-5)
+    np.testing.assert_allclose(z[:, 1], np.asarray(encode_windows(tiny_tokenizer, mq)), atol=1e-5)
+    _, _, log_enc = train(tiny_tokenizer, DEN, SchedulerConfig(), tc, src, {c: i for i, c in enumerate(captions)}, table,
+                          tmp_path / "run_encoded", progress=False, cache=False)
+    assert log_enc[-1]["loss"] == pytest.approx(log[-1]["loss"], rel=1e-4)
     ckpts = tmp_path / "checkpoints"
     save_tokenizer(ckpts / "tokenizer", tiny_tokenizer)
     meta = {"tokenizer_checkpoint": "tokenizer", "tokenizer_fingerprint": tokenizer_fingerprint(tiny_tokenizer)}

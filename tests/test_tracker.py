@@ -83,6 +83,31 @@ def test_library_layout(library, motions):
         assert np.allclose(library.qpos[s, :2], 0.0, atol=1e-5)
 
 
+def test_missing_joints_move_in_training_references(motions):
+    """Joints a clip did not record (the ASAP walk's wrists) follow random smooth trajectories in
+    training libraries, the same ones every build, within the joint limits; recorded joints and
+    evaluation libraries are untouched."""
+    from motionfm.tracker.library import fill_missing_joints
+
+    walk = motions[0]
+    missing = ~walk.joint_mask
+    assert missing.sum() == 6
+    a, b = fill_missing_joints(walk), fill_missing_joints(walk)
+    np.testing.assert_array_equal(a.joint_pos, b.joint_pos)
+    np.testing.assert_array_equal(a.joint_pos[:, ~missing], walk.joint_pos[:, ~missing])
+    assert (a.joint_pos[:, missing].std(0) > 1e-3).all() and np.abs(np.diff(a.joint_pos[:, missing], axis=0)).max() < 0.2
+    lim = load_g1("g1_mjx").joint_limits
+    assert ((a.joint_pos >= lim[:, 0]) & (a.joint_pos <= lim[:, 1])).all()
+    assert not np.allclose(fill_missing_joints(walk, seed=1).joint_pos, a.joint_pos)
+    hands = motions[1]
+    assert fill_missing_joints(hands) is hands  # all recorded
+    lib = MotionLibrary.from_motions([walk], fps=50.0, missing_joints="random")
+    assert lib.qpos[:, 7:][:, missing].std(0).min() > 1e-3
+    assert np.abs(MotionLibrary.from_motions([walk], fps=50.0).qpos[:, 7:][:, missing]).max() < 1e-6
+    with pytest.raises(ValueError, match="missing_joints"):
+        MotionLibrary.from_motions([walk], missing_joints="zero")
+
+
 def test_library_sampling_is_valid_and_failure_weighted(library):
     lib = library.to_device()
     keys = jax.random.split(jax.random.PRNGKey(0), 4000)
@@ -185,6 +210,29 @@ def test_numpy_policy_matches_jax_policy(tmp_path):
     np.testing.assert_allclose(back.act(obs), expected, atol=1e-4)
     assert back.metadata["note"] == "test" and back.config == cfg
     assert (tmp_path / "ckpt" / "state").is_dir()  # orbax copy beside the npz
+
+
+def test_warm_start_params_rebuild_the_exported_policy():
+    """An exported policy warm-starts brax PPO: the restored actor acts as the export does, and
+    the critic's normaliser starts from the actor's statistics."""
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from motionfm.tracker.train import warm_start_params
+
+    n = O.actor_obs_size(len(CFG.env.future_frames))
+    cfg, nets, params = _brax_params(n)
+    pol = policy_from_brax(params, cfg)
+    sizes = {"state": (n,), "privileged_state": (n + 10,)}
+    warm = warm_start_params(pol, cfg, sizes)
+    obs = np.random.default_rng(2).normal(0, 3, (8, n)).astype(np.float32)
+    act = ppo_networks.make_inference_fn(nets)(warm[:2], deterministic=True)
+    out = np.asarray(act({"state": jnp.asarray(obs), "privileged_state": jnp.zeros((8, n + 10))}, jax.random.PRNGKey(0))[0])
+    np.testing.assert_allclose(out, pol.act(obs), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(warm[0].std["privileged_state"][:n]), pol.obs_std)
+    assert warm[2] is None  # the critic starts fresh
+    small = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, policy_hidden=(16, 16)))
+    with pytest.raises(ValueError, match="hidden layers"):
+        warm_start_params(pol, small, sizes)
 
 
 def test_config_round_trip():

@@ -94,7 +94,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     groups = clip_groups(sources)
     train_m, held = split_heldout(motions, args.held_out, cfg.ppo.seed, groups=groups)
     prev = Path(args.out) / "run.json"
-    if prev.is_file():  # a resumed run keeps its held-out clips held out, and its training clips in training
+    init = None
+    if args.init_from and not prev.is_file():  # warm start: the policy's held-out clips stay held out
+        from motionfm.tracker.policy import load_policy
+
+        init = load_policy(args.init_from)
+        held_names = set(init.metadata.get("held_out", []))
+        train_m = [m for m in motions if m.name not in held_names]
+        held = [m for m in motions if m.name in held_names]
+    elif prev.is_file():  # a resumed run keeps its held-out clips held out, and its training clips in training
         before = json.loads(prev.read_text())
         seen, held_before = set(before.get("clips", [])), set(before.get("held_out", []))
         held_names = held_before | {m.name for m in held if m.name not in seen}
@@ -107,9 +115,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.curriculum:
         train_curriculum(cfg, train_m, groups, args.out, chunk_steps=args.steps or cfg.ppo.num_timesteps, chunks=args.chunks,
                          export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources],
-                         licences=clip_licences(sources))
+                         licences=clip_licences(sources), init_policy=init, init_from=args.init_from)
         return 0
-    _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held])
+    _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held],
+                    init_policy=init, init_from=args.init_from)
     print(json.dumps(rows[-1] if rows else {}, indent=1))
     return 0
 
@@ -169,6 +178,9 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     r.add_argument("--out", default="runs/tracker", help="run folder (checkpoints, log.jsonl); resumed if present")
     r.add_argument("--steps", type=int, help="env steps of this chunk (default: the config's)")
     r.add_argument("--export", help="write the deployable policy here (e.g. checkpoints/tracker)")
+    r.add_argument("--init-from", help="exported policy folder (e.g. checkpoints/tracker) that a new run folder starts "
+                   "from: its actor, normaliser, held-out clips and curriculum stage (fresh critic); ignored when --out "
+                   "already holds a run")
     r.add_argument("--num-envs", type=int)
     r.add_argument("--num-evals", type=int)
     r.add_argument("--seed", type=int)

@@ -101,6 +101,11 @@ class EnvConfig:
         adaptive_bin_s: width (s) of the start-time bins of failure-weighted sampling.
         adaptive_uniform: probability mass mixed in uniformly over bins.
         adaptive_decay: per-step decay of the failure counts (forgets old failures).
+        missing_joints: what training references do on joints a clip did not record (the wrists
+            of most corpora): ``"random"`` move along random smooth trajectories
+            (:func:`~motionfm.tracker.library.fill_missing_joints`), so the policy follows any
+            wrist motion a generator produces; ``"default"`` stay at the default angle (policies
+            before this switch; they fall when a reference moves its wrists).
     """
 
     model: str = "feetonly"
@@ -121,6 +126,7 @@ class EnvConfig:
     adaptive_bin_s: float = 1.0
     adaptive_uniform: float = 0.1
     adaptive_decay: float = 0.999
+    missing_joints: str = "random"
     reward: RewardConfig = RewardConfig()
     randomization: RandomizationConfig = RandomizationConfig()
 

@@ -99,6 +99,7 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
     n = int(z["num_layers"])
     weights = tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n))
     config = dict(meta["config"])
+    config["env"] = {"missing_joints": "default", **config.get("env", {})}  # trained before the switch existed
     if int(meta.get("schema_version", 1)) < 2:  # trained before the drive table existed
         config["env"] = {"actuation": "model", "backend": "mjx", "integrator": "euler", "obs_lin_vel": False, **config.get("env", {})}
         config["ppo"] = {"obs_clip": None, **config.get("ppo", {})}

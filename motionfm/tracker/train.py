@@ -194,9 +194,53 @@ def network_factory(cfg: TrackerConfig) -> Callable:
     return factory
 
 
+def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_size: dict[str, tuple[int, ...]],
+                      count: int = 2_000_000, seed: int = 0) -> tuple:
+    """Brax PPO ``(normalizer, policy params, None)`` that start training from an exported policy.
+
+    An export keeps what deployment needs (actor normaliser and MLP), not the critic, its
+    normaliser or the action noise: the critic starts fresh (``restore_value_fn=False``), the
+    noise at ``cfg.ppo.init_noise_std``, and the critic's normaliser reuses the actor's statistics
+    on the clean actor observation it starts with (unit statistics on the privileged extras).
+    ``count`` is the number of samples the statistics are taken to summarise: later batches move
+    them at ``batch / count``, as if training had gone on.
+
+    Raises:
+        ValueError: the policy's observation or network layout differs from ``cfg``'s.
+    """
+    import jax
+    import jax.numpy as jnp
+    from brax.training import types as btypes
+    from brax.training.acme import running_statistics
+
+    na = observation_size["state"][0]
+    sizes = [w.shape[1] for w, _ in policy.weights[:-1]]
+    if policy.obs_mean.shape != (na,) or tuple(sizes) != tuple(cfg.ppo.policy_hidden):
+        raise ValueError(f"warm start: the policy observes {policy.obs_mean.shape[0]} values with hidden layers {sizes}; "
+                         f"this config needs {na} and {list(cfg.ppo.policy_hidden)}")
+    networks = network_factory(cfg)(observation_size, policy.weights[-1][0].shape[1],
+                                    preprocess_observations_fn=running_statistics.normalize)
+    init = networks.policy_network.init(jax.random.PRNGKey(seed))
+    p = jax.tree_util.tree_map(np.asarray, init)["params"]
+    layers = [p["MLP_0"][f"hidden_{i}"] for i in range(len(sizes))] + [p["Dense_0"]]
+    for layer, (w, b) in zip(layers, policy.weights):
+        if layer["kernel"].shape != w.shape:
+            raise ValueError(f"warm start: layer shape {w.shape} != {layer['kernel'].shape}")
+        layer["kernel"], layer["bias"] = jnp.asarray(w), jnp.asarray(b)
+    npriv = observation_size["privileged_state"][0]
+    mean = {"state": policy.obs_mean, "privileged_state": np.concatenate([policy.obs_mean, np.zeros(npriv - na, np.float32)])}
+    std = {"state": policy.obs_std, "privileged_state": np.concatenate([policy.obs_std, np.ones(npriv - na, np.float32)])}
+    norm = running_statistics.RunningStatisticsState(
+        count=btypes.UInt64(hi=0, lo=count), mean={k: jnp.asarray(v) for k, v in mean.items()},
+        std={k: jnp.asarray(v) for k, v in std.items()},
+        summed_variance={k: jnp.asarray(v.astype(np.float32) ** 2 * count) for k, v in std.items()})
+    return norm, {"params": p}, None
+
+
 def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_dir: str | os.PathLike, *,
           num_timesteps: int | None = None, export: str | os.PathLike | None = None,
-          held_out: Sequence[str] = (), run_evals: bool = True, log: Callable[[str], None] = print) -> tuple[TrackerPolicy, list[dict]]:
+          held_out: Sequence[str] = (), run_evals: bool = True, init_policy: TrackerPolicy | None = None,
+          init_from: str | None = None, log: Callable[[str], None] = print) -> tuple[TrackerPolicy, list[dict]]:
     """Train (or continue) a tracker on ``motions`` for one chunk of ``num_timesteps`` env steps.
 
     Args:
@@ -207,6 +251,10 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         num_timesteps: env steps of this chunk (default ``cfg.ppo.num_timesteps``).
         export: also write the deployable policy folder here (e.g. ``checkpoints/tracker``).
         held_out: names of clips kept out of training (recorded in the metadata).
+        init_policy: when the run folder has no checkpoint yet, start from this exported policy
+            (:func:`warm_start_params`; fresh critic) instead of from scratch; its env steps and
+            training time count towards the run's totals (``run.json``'s ``init``).
+        init_from: where ``init_policy`` was read from (recorded).
         run_evals: run brax's deterministic evaluation rollouts at each of ``num_evals`` points
             (also needs ``cfg.ppo.run_evals``); checkpoints are written at those points either way.
 
@@ -227,13 +275,24 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
     run.mkdir(parents=True, exist_ok=True)
     state_path = run / "run.json"
     restore, chunk, steps_before = resume_point(run)
+    before = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    init = before.get("init")
+    if init is None and init_policy is not None:
+        t = init_policy.metadata.get("training", {})
+        init = {"from": str(init_from or "policy"), "env_steps": int(t.get("env_steps", 0)),
+                "train_seconds": float(t.get("train_seconds", 0.0))}
     env = make_env(motions if isinstance(motions, MotionLibrary) else list(motions), cfg.env)
     p = cfg.ppo
     rows: list[dict] = []
     t_start = time.time()
+    warm = None
+    if restore is None and init_policy is not None:
+        warm = warm_start_params(init_policy, cfg, env.observation_size, seed=p.seed)
+    offset = int(init["env_steps"]) if init else 0
+    steps_before += offset
     log(f"tracker: {len(env.library.names)} clips, {env.library.num_frames} frames at {cfg.env.fps:g} Hz, "
         f"{jax.device_count()} device(s), {p.num_envs} envs; chunk {chunk} from "
-        f"{restore if restore else 'scratch'} ({steps_before} steps before)")
+        f"{restore if restore else (init['from'] + ' (warm start, fresh critic)') if warm else 'scratch'} ({steps_before} steps before)")
 
     last_print = [0.0]
 
@@ -272,18 +331,20 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         deterministic_eval=True, log_training_metrics=True, progress_fn=progress, run_evals=p.run_evals and run_evals,
         training_metrics_steps=p.num_envs * p.unroll_length * 4,
         save_checkpoint_path=str((run / "ckpt" / f"chunk_{chunk:03d}").absolute()),
-        restore_checkpoint_path=str(restore.absolute()) if restore else None)
+        restore_checkpoint_path=str(restore.absolute()) if restore else None,
+        **({"restore_params": warm, "restore_value_fn": False} if warm else {}))
     _, chunks, total_steps = resume_point(run)
     seconds = time.time() - t_start
-    state = {"total_steps": total_steps, "chunks": chunks,
-             "train_seconds": _logged_seconds(run) if rows else seconds, "config": cfg.to_dict(),
-             "clips": list(env.library.names), "held_out": list(held_out)}
+    state = {"total_steps": total_steps + offset, "chunks": chunks,
+             "train_seconds": (_logged_seconds(run) if rows else seconds) + (init["train_seconds"] if init else 0.0),
+             "config": cfg.to_dict(), "clips": list(env.library.names), "held_out": list(held_out),
+             **({"init": init} if init else {})}
     state_path.write_text(json.dumps(state, indent=1))
     last = rows[-1] if rows else {}
     meta = {"training": {"env_steps": state["total_steps"], "train_seconds": round(state["train_seconds"], 1),
                          "chunks": state["chunks"], "devices": [str(d) for d in jax.devices()],
                          "final_eval": {k: v for k, v in last.items() if k.startswith("eval/")},
-                         "final_train": _last_train_row(rows)},
+                         "final_train": _last_train_row(rows), **({"init": init} if init else {})},
             "clips": state["clips"], "held_out": list(held_out)}
     policy = policy_from_brax(params, cfg, meta)
     if export:
@@ -334,7 +395,8 @@ def plot_progress(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
 def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict[str, str], run_dir: str | os.PathLike, *,
                      chunk_steps: int, chunks: int = 1, export: str | os.PathLike | None = None,
                      held_out: Sequence[str] = (), sources: Sequence[str] = (), advance_at: float = 0.25,
-                     licences: dict[str, str] | None = None, log: Callable[[str], None] = print) -> TrackerPolicy:
+                     licences: dict[str, str] | None = None, init_policy: TrackerPolicy | None = None,
+                     init_from: str | None = None, log: Callable[[str], None] = print) -> TrackerPolicy:
     """Train in chunks along :data:`CURRICULUM`, resumable at any point.
 
     Each chunk is one :func:`train` call on the clips of the stages reached so far (plus the
@@ -342,14 +404,21 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
     last training episodes ended in a fall. ``run_dir/curriculum.json`` records the stage and
     the history; a stopped run continues from its last brax checkpoint and stage. After every
     chunk the policy is exported (when ``export`` is given) with a training-progress plot
-    ``training_progress.png`` beside it.
+    ``training_progress.png`` beside it. ``init_policy`` (an exported policy) warm-starts a new run
+    folder (:func:`train`) at the curriculum stage and history recorded in its metadata.
     """
     from motionfm.tracker.library import stand_motion
 
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     cur_path = run / "curriculum.json"
-    state = json.loads(cur_path.read_text()) if cur_path.is_file() else {"stage": 0, "history": []}
+    if cur_path.is_file():
+        state = json.loads(cur_path.read_text())
+    elif init_policy is not None and "curriculum" in init_policy.metadata:
+        c = init_policy.metadata["curriculum"]
+        state = {"stage": int(c["stage"]), "history": list(c.get("history", []))}
+    else:
+        state = {"stage": 0, "history": []}
     policy, libraries = None, {}
     for _ in range(chunks):
         stage = int(state["stage"])
@@ -357,10 +426,12 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
         if stage not in libraries:  # the stage's clips at the control rate, built once
             chosen = [stand_motion()] + [m for m in motions if groups.get(m.name, "athletic") in allowed]
             libraries = {stage: MotionLibrary.from_motions(
-                chosen, fps=cfg.env.fps, bin_frames=max(1, int(round(cfg.env.adaptive_bin_s * cfg.env.fps))))}
+                chosen, fps=cfg.env.fps, bin_frames=max(1, int(round(cfg.env.adaptive_bin_s * cfg.env.fps))),
+                missing_joints=cfg.env.missing_joints, seed=cfg.ppo.seed)}
         lib = libraries[stage]
         log(f"curriculum stage {stage} ({', '.join(sorted(allowed))}): {len(lib.names)} clips, {lib.num_frames / cfg.env.fps / 60:.1f} min")
-        policy, rows = train(cfg, lib, run, num_timesteps=chunk_steps, export=None, held_out=held_out, log=log)
+        policy, rows = train(cfg, lib, run, num_timesteps=chunk_steps, export=None, held_out=held_out,
+                             init_policy=init_policy, init_from=init_from, log=log)
         import jax
 
         jax.clear_caches()  # each chunk's compiled PPO step holds the corpus as constants: free it (OOM seen at 23 GB)
