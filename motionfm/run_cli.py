@@ -56,14 +56,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from motionfm.pipeline import load_pretrained
     from motionfm.receding import format_summary, run_receding
 
+    policy = None
+    if args.tracker:
+        from motionfm.tracker.policy import load_policy
+
+        policy = load_policy(args.tracker)
     pipe = load_pretrained(args.checkpoint)
     text = None if args.text == "" else args.text
     result = run_receding(pipe, text, args.seconds, horizon_s=args.horizon, execute_s=args.execute, joystick=joystick,
-                          obstacles=obstacles, seed=args.seed, num_steps=args.steps, progress=not args.no_progress)
+                          obstacles=obstacles, seed=args.seed, num_steps=args.steps, progress=not args.no_progress,
+                          policy=policy)
     path = result.save(out)
     settings = {"text": text, "seconds": args.seconds, "horizon_s": args.horizon, "execute_s": args.execute,
                 "seed": args.seed, "steps": args.steps, "joystick_script": args.joystick_script, "joystick": args.joystick,
-                "obstacles": args.obstacles}
+                "obstacles": args.obstacles, "tracker": args.tracker}
     if args.json:
         print(json.dumps(_jsonable({"out": str(path), "settings": settings, **result.metrics})))
     else:
@@ -100,6 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="seconds of each plan executed before re-planning (default 1; a multiple of 0.02)")
     p.add_argument("--steps", type=int, default=20, help="DDIM steps per plan (default 20)")
     p.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
+    p.add_argument("--tracker", help="tracker checkpoint folder (default: the shipped one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object (settings and figures) on stdout")
     p.set_defaults(func=_cmd_run)

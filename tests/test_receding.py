@@ -69,6 +69,8 @@ def test_cli_rejects_bad_inputs_before_loading_anything(tmp_path, capsys):
     assert "bad.json" in err and "t = 0" in err
     assert main(["run", "--seconds", "2", "--out", str(tmp_path / "r.mp4")]) == 2
     assert "must end in .npz" in capsys.readouterr().err
+    assert main(["run", "--seconds", "2", "--out", str(tmp_path / "r.npz"), "--tracker", str(tmp_path / "no_policy")]) == 2
+    assert "no_policy" in capsys.readouterr().err
     assert not list(tmp_path.glob("r.*"))
     with pytest.raises(GuidanceFileError):
         load_joystick_script(bad)
