@@ -61,7 +61,7 @@ def fill_missing_joints(motion: Motion, seed: int = 0) -> Motion:
     Nearly every training clip lacks the wrists (ASAP, Bandai-Namco and CMU record 23 joints), so
     a tracker trained on them only ever sees wrists at 0 and its normaliser gives wrist inputs a
     tiny spread; a generated motion that moves its wrists by 0.3 rad then reads as 5-6 standard
-    deviations off and the robot fell on 10 of 12 demo-style samples, and on 1 of 12 with the
+    deviations off and the robot fell on 9 of 12 demo-style samples, and on 1 of 12 with their
     wrists zeroed. Filling the missing joints (two sinusoids of 0.1-1 Hz, amplitude up to
     :data:`MISSING_FILL_AMPLITUDE`, within 90 % of the joint range; deterministic per clip name
     and ``seed``) teaches it to follow any wrist motion. The mask is kept: the clip still says
