@@ -94,18 +94,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     groups = clip_groups(sources)
     train_m, held = split_heldout(motions, args.held_out, cfg.ppo.seed, groups=groups)
     prev = Path(args.out) / "run.json"
-    init = None
+    init, held_names = None, None
     if args.init_from and not prev.is_file():  # warm start: the policy's held-out clips stay held out
         from motionfm.tracker.policy import load_policy
 
         init = load_policy(args.init_from)
         held_names = set(init.metadata.get("held_out", []))
-        train_m = [m for m in motions if m.name not in held_names]
-        held = [m for m in motions if m.name in held_names]
     elif prev.is_file():  # a resumed run keeps its held-out clips held out, and its training clips in training
         before = json.loads(prev.read_text())
         seen, held_before = set(before.get("clips", [])), set(before.get("held_out", []))
         held_names = held_before | {m.name for m in held if m.name not in seen}
+    if held_names is not None:
         train_m = [m for m in motions if m.name not in held_names]
         held = [m for m in motions if m.name in held_names]
     by_group: dict[str, int] = {}
