@@ -306,8 +306,7 @@ def make_randomization_fn(cfg: EnvConfig) -> Callable | None:
 def make_env(motions_or_library: Any, cfg: EnvConfig = EnvConfig()) -> TrackingEnv:
     """A :class:`TrackingEnv` from a :class:`MotionLibrary` or a list of motions."""
     lib = motions_or_library if isinstance(motions_or_library, MotionLibrary) else \
-        MotionLibrary.from_motions(motions_or_library, fps=cfg.fps, bin_frames=max(1, int(round(cfg.adaptive_bin_s * cfg.fps))),
-                                   missing_joints=cfg.missing_joints)
+        MotionLibrary.for_training(motions_or_library, cfg)
     return TrackingEnv(lib, cfg)
 
 

@@ -24,7 +24,7 @@ from scipy.spatial.transform import Rotation
 
 from motionfm.motion import Motion
 from motionfm.robot import G1_BODY_NAMES, fk_mujoco, foot_points, load_g1
-from motionfm.tracker.config import TRACKED_BODIES
+from motionfm.tracker.config import TRACKED_BODIES, EnvConfig
 
 GROUND_PERCENTILE = 5.0
 """A clip's floor offset is this percentile of its per-frame lowest sole point: robust to a few
@@ -201,6 +201,13 @@ class MotionLibrary:
                    qpos=f32("qpos"), qvel=f32("qvel"), body_pos=f32("bp"), body_quat=f32("bq"),
                    body_lin_vel=f32("bv"), body_ang_vel=f32("bw"), clip_index=clip_index,
                    clip_last=(starts_a + lens_a - 1)[clip_index], bin_frames=int(bin_frames))
+
+    @classmethod
+    def for_training(cls, motions: Sequence[Motion], cfg: EnvConfig, seed: int = 0) -> "MotionLibrary":
+        """The library a training run builds: at ``cfg``'s control rate, start bins of
+        ``cfg.adaptive_bin_s``, missing joints as ``cfg.missing_joints`` says (filled with ``seed``)."""
+        return cls.from_motions(motions, fps=cfg.fps, bin_frames=max(1, int(round(cfg.adaptive_bin_s * cfg.fps))),
+                                missing_joints=cfg.missing_joints, seed=seed)
 
     def to_device(self) -> "DeviceLibrary":
         """The arrays the environment reads, as jax arrays."""

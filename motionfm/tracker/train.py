@@ -425,9 +425,7 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
         allowed = {g for st in CURRICULUM[: stage + 1] for g in st}
         if stage not in libraries:  # the stage's clips at the control rate, built once
             chosen = [stand_motion()] + [m for m in motions if groups.get(m.name, "athletic") in allowed]
-            libraries = {stage: MotionLibrary.from_motions(
-                chosen, fps=cfg.env.fps, bin_frames=max(1, int(round(cfg.env.adaptive_bin_s * cfg.env.fps))),
-                missing_joints=cfg.env.missing_joints, seed=cfg.ppo.seed)}
+            libraries = {stage: MotionLibrary.for_training(chosen, cfg.env, seed=cfg.ppo.seed)}
         lib = libraries[stage]
         log(f"curriculum stage {stage} ({', '.join(sorted(allowed))}): {len(lib.names)} clips, {lib.num_frames / cfg.env.fps / 60:.1f} min")
         policy, rows = train(cfg, lib, run, num_timesteps=chunk_steps, export=None, held_out=held_out,
