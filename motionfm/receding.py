@@ -269,16 +269,35 @@ def run_receding(
     return dataclasses.replace(result, metrics=metrics)
 
 
-def _joystick_error(qpos: np.ndarray, fps: float, command: np.ndarray) -> dict[str, float]:
-    """:meth:`Joystick.evaluate` of ``qpos`` against the per-frame ``command (T, 3)``."""
-    if len(qpos) < 3:
+def _joystick_error(qpos: np.ndarray, fps: float, command: np.ndarray,
+                    segment_start: np.ndarray | None = None) -> dict[str, float]:
+    """:meth:`Joystick.evaluate` of ``qpos (T, 36)`` against the per-frame ``command (T, 3)``.
+
+    With ``segment_start`` (frames where a new plan took over) each segment's frames
+    ``[s_k + 1, s_{k+1} + 1)`` are measured on their own and the figures are frame-weighted means:
+    the tracked plan frames jump back to the robot at every re-plan, and velocities taken across
+    those jumps would measure the robot's lag, not what the plans asked for."""
+    bounds = [(0, len(qpos))]
+    if segment_start is not None and len(segment_start):
+        edges = [int(s) + 1 for s in segment_start] + [len(qpos)]
+        bounds = list(zip(edges[:-1], edges[1:]))
+    rows, weights = [], []
+    for a, b in bounds:
+        if b - a < 3:
+            continue
+        j = Joystick.profile(np.arange(b - a) / fps, command[a:b])
+        rows.append(j.evaluate(Motion.from_qpos(qpos[a:b], fps)))
+        weights.append(b - a)
+    if not rows:
         return {}
-    t = np.arange(len(qpos)) / fps
-    j = Joystick.profile(t, command)
-    e = j.evaluate(Motion.from_qpos(qpos, fps))
-    return {"velocity_error": e["joystick_velocity_error_pct"] / 100, "velocity_error_mps": e["joystick_velocity_error_mps"],
-            "yaw_rate_error": e["joystick_yaw_rate_error"], "mean_vx": e["mean_vx"], "mean_vy": e["mean_vy"],
-            "mean_yaw_rate": e["mean_yaw_rate"]}
+    w = np.asarray(weights, np.float64) / sum(weights)
+    mean = lambda k: float(np.dot(w, [r[k] for r in rows]))  # noqa: E731
+    err = mean("joystick_velocity_error_mps")
+    lo, hi = bounds[0][0], bounds[-1][1]
+    speed = float(np.linalg.norm(command[lo:hi, :2], axis=1).mean())
+    return {"velocity_error": err / speed if speed > 0.05 else float("nan"), "velocity_error_mps": err,
+            "yaw_rate_error": mean("joystick_yaw_rate_error"), "mean_vx": mean("mean_vx"), "mean_vy": mean("mean_vy"),
+            "mean_yaw_rate": mean("mean_yaw_rate")}
 
 
 def collisions(qpos: np.ndarray, fps: float, scene: Scene) -> dict[str, Any]:
@@ -303,7 +322,8 @@ def receding_metrics(arrays: dict[str, Any]) -> dict[str, Any]:
     ``sim_s``, ``fell``, ``fell_at_s``, ``replans``; timing ``plan_latency_s`` (median/max/first),
     ``real_time_factor`` (simulated / wall seconds of the loop) and ``real_time_factor_warm`` (the
     first re-plan's sampling, which compiles, left out); ``joystick`` (closed loop, the robot's real
-    motion) and ``joystick_plan`` (the plan frames it tracked): ``velocity_error`` relative to the
+    motion) and ``joystick_plan`` (the plan frames it tracked, each segment on its own):
+    ``velocity_error`` relative to the
     mean commanded speed, ``velocity_error_mps``, ``yaw_rate_error``, mean velocities; ``collisions``
     (:func:`collisions`, with a scene); ``tracking`` (:func:`~motionfm.tracker.rollout.rollout_metrics`).
     """
@@ -325,7 +345,8 @@ def receding_metrics(arrays: dict[str, Any]) -> dict[str, Any]:
         out["real_time_factor"] = sim_s / wall if wall > 0 else None
         out["real_time_factor_warm"] = sim_s / warm if warm > 0 else None
     out["joystick"] = (_joystick_error(qpos, fps, command) or None) if command is not None else None
-    out["joystick_plan"] = (_joystick_error(ref, fps, command) or None) if command is not None else None
+    segments = np.asarray(arrays["segment_start"], np.int64) if "segment_start" in arrays else None
+    out["joystick_plan"] = (_joystick_error(ref, fps, command, segments) or None) if command is not None else None
     if "obstacle_cylinders" in arrays:
         scene = Scene(*(np.asarray(arrays[f"obstacle_{k}"], np.float32) for k in ("spheres", "boxes", "cylinders", "capsules")))
         out["collisions"] = collisions(qpos, fps, scene) if scene.num_obstacles else None

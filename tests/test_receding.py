@@ -51,6 +51,14 @@ def test_metrics_from_arrays_joystick_collisions_and_falls():
     still = dict(arrays, qpos=_walk(4.0, 0.0))
     assert receding_metrics(still)["joystick"]["velocity_error"] == pytest.approx(1.0, abs=0.05)
 
+    # plans that each walk at 0.5 m/s from where a robot marching in place stands: the tracked plan
+    # frames jump back at every re-plan; each segment measured on its own, the plans asked for 0.5
+    seg = np.concatenate([_walk(4.0, 0.0)[:1]] + [_walk(1.0, 0.5)[1:] for _ in range(4)])
+    planned = receding_metrics(dict(still, ref_qpos=seg, segment_start=np.arange(4) * 50))
+    assert planned["joystick_plan"]["mean_vx"] == pytest.approx(0.5, abs=0.02)
+    assert planned["joystick_plan"]["velocity_error"] < 0.05 and planned["joystick"]["velocity_error"] > 0.9
+    assert receding_metrics(dict(still, ref_qpos=seg))["joystick_plan"]["mean_vx"] < 0.45  # across the jumps
+
     # a pillar at x = 1 m: the walking robot passes through it, the standing one stays clear
     pillar = Obstacles(Scene.create(cylinders=[[1.0, 0.0, 0.2, 1.0]]))
     scene = pillar.scene
