@@ -133,12 +133,13 @@ def test_train_resume_export_load_and_evaluate(tmp_path, small_corpus):
 
 
 def test_presets_build():
-    for name, cfg in PRESETS.items():
-        from motionfm.tokenizer import TokenizerModel
+    from motionfm.tokenizer import TokenizerModel
 
-        x = jnp.zeros((1, 16, 67))
-        v = TokenizerModel(cfg).init({"params": jax.random.PRNGKey(0), "quantizer": jax.random.PRNGKey(1)}, x)
-        y, out = TokenizerModel(cfg).apply(v, x)
+    x = jax.ShapeDtypeStruct((1, 16, 67), jnp.float32)
+    for name, cfg in PRESETS.items():  # traced, not run: shapes and parameter trees of every preset
+        model = TokenizerModel(cfg)
+        v = jax.eval_shape(lambda x: model.init({"params": jax.random.PRNGKey(0), "quantizer": jax.random.PRNGKey(1)}, x), x)
+        y, _ = jax.eval_shape(model.apply, v, x)
         assert y.shape == x.shape, name
 
 

@@ -215,14 +215,24 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
     groups = {"walk": "locomotion", "g1moves/B_DanceMove": "dance"}
     logs: list[str] = []
     # advance_at > 1: every chunk counts as good enough, so the stage moves on after each.
-    train_curriculum(CFG, [walk, dance], groups, tmp_path / "run", chunk_steps=160, chunks=2, export=tmp_path / "ckpt",
-                     held_out=["x"], sources=["somewhere"], advance_at=1.01, log=logs.append,
-                     licences={"walk": "MIT", "g1moves/B_DanceMove": "CC-BY-4.0"})
+    pol = train_curriculum(CFG, [walk, dance], groups, tmp_path / "run", chunk_steps=160, chunks=2, export=tmp_path / "ckpt",
+                           held_out=["x"], sources=["somewhere"], advance_at=1.01, log=logs.append,
+                           licences={"walk": "MIT", "g1moves/B_DanceMove": "CC-BY-4.0"})
+    # Brax PPO ran without NaN through both chunks, and the export is the policy trained
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert rows and all(np.isfinite(v) for r in rows for v in r.values() if isinstance(v, float))
+    assert all(np.isfinite(w).all() and np.isfinite(b).all() for w, b in pol.weights)
+    # the second chunk resumed the first one's brax checkpoint in the same run folder
+    state = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert state["chunks"] == 2 and state["total_steps"] >= 320
+    assert list((tmp_path / "run" / "ckpt").glob("chunk_001/*"))
+    assert any("from" in line and "chunk_000" in line for line in logs)
     cur = json.loads((tmp_path / "run" / "curriculum.json").read_text())
     assert cur["stage"] == 2 and [h["stage"] for h in cur["history"]] == [0, 1]
     assert any("stage 0" in line and "2 clips" in line for line in logs)  # stand + walk; the dance waits
-    pol = load_policy(tmp_path / "ckpt")
-    assert pol.metadata["curriculum"]["stage"] == 2 and pol.metadata["held_out"] == ["x"]
-    assert "stand" in pol.metadata["clips"] and pol.config.env.backend == "mujoco"
-    assert pol.metadata["training_data"]["licences"] == {"CC-BY-4.0": 1, "MIT": 1}
+    saved = load_policy(tmp_path / "ckpt")
+    assert saved.num_params == pol.num_params
+    assert saved.metadata["curriculum"]["stage"] == 2 and saved.metadata["held_out"] == ["x"]
+    assert "stand" in saved.metadata["clips"] and saved.config.env.backend == "mujoco"
+    assert saved.metadata["training_data"]["licences"] == {"CC-BY-4.0": 1, "MIT": 1}
     assert (tmp_path / "ckpt" / "training_progress.png").stat().st_size > 5000
