@@ -128,11 +128,7 @@ class MotionPipeline:
             sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn, guide.max_timestep, full_cfg=True)
         else:
             sampler = self._sampler(num_steps, float(guidance_scale), cond_fn)
-        if text is not None:
-            emb = jnp.asarray(self.text_encoder.encode([text]), jnp.float32)
-            emb, text_valid = jnp.repeat(emb, num_samples, 0), jnp.ones(num_samples, bool)
-        else:
-            emb, text_valid = jnp.zeros((num_samples, 384)), jnp.zeros(num_samples, bool)
+        emb, text_valid, text_tokens = self._text_condition(text, num_samples)
         key = jax.random.PRNGKey(seed)
         out = np.zeros((num_samples, 0, d), np.float32) if history is None else np.repeat(np.asarray(history, np.float32)[None], num_samples, 0)
         given = out.shape[1]
@@ -164,7 +160,7 @@ class MotionPipeline:
                 valid[:, keep * stride : (keep + todo) * stride] = 1
                 args = GuideArgs(costs, self._pass_context(track, first, frame0, valid, origin))
             x = np.asarray(sampler(self.diffusion.params, k, emb, text_valid, jnp.asarray(obs), jnp.asarray(obs_mask),
-                                   jnp.asarray(token_mask), args))
+                                   jnp.asarray(token_mask), args, **text_tokens))
             if guide is not None:  # extend the world track with this chunk's new frames
                 q = np.asarray(self._world_qpos(guide, jnp.asarray(x), args.ctx))
                 track = np.concatenate([track, q[:, keep * stride : (keep + todo) * stride]], axis=1)
@@ -176,6 +172,27 @@ class MotionPipeline:
             refined = np.asarray(guide.refine(jnp.asarray(out), args))
             out = np.concatenate([out[:, :given], refined[:, given:]], axis=1)
         return out[:, given:]
+
+    def _text_condition(self, text: str | None, num_samples: int) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
+        """The denoiser's text condition for ``num_samples`` samples of ``text`` (``None``: unconditional).
+
+        Returns ``(emb (S, 384), text_valid (S,), tokens)``; ``tokens`` are the sampler's keyword
+        arguments ``text_tokens (S, L, 384)`` and ``text_token_mask (S, L)`` when the denoiser
+        cross-attends to text tokens (``L = config.text_tokens``), else empty. Unconditional rows
+        are zeros with ``text_valid`` False: the model uses its learned null condition instead.
+        """
+        L = self.diffusion.config.text_tokens
+        tokens: dict[str, jax.Array] = {}
+        if text is None:
+            if L > 0:
+                tokens = {"text_tokens": jnp.zeros((num_samples, L, 384)), "text_token_mask": jnp.zeros((num_samples, L), bool)}
+            return jnp.zeros((num_samples, 384)), jnp.zeros(num_samples, bool), tokens
+        emb = jnp.repeat(jnp.asarray(self.text_encoder.encode([text]), jnp.float32), num_samples, 0)
+        if L > 0:
+            toks, mask = self.text_encoder.encode_tokens([text], length=L)
+            tokens = {"text_tokens": jnp.repeat(jnp.asarray(toks, jnp.float32), num_samples, 0),
+                      "text_token_mask": jnp.repeat(jnp.asarray(mask), num_samples, 0)}
+        return emb, jnp.ones(num_samples, bool), tokens
 
     def _pass_context(self, track: np.ndarray, first: int, frame0: int, valid: np.ndarray, origin: np.ndarray) -> PassContext:
         """Context of a pass starting at motion frame ``first`` (world pose from ``track``, or the origin)."""

@@ -184,3 +184,129 @@ def test_train_export_and_sample_through_the_pipeline(tmp_path, small_corpus, ti
     with pytest.raises(ValueError, match="not the one the diffusion model was trained with"):
         load_pretrained(ckpts / "diffusion", tokenizer=tmp_path / "other_tok")
     assert load_diffusion(ckpts / "diffusion").window == 32
+
+
+# ------------------------------------------------------------------ token-level text cross-attention
+DEN_TOK = dataclasses.replace(DEN, text_tokens=8)
+
+
+def _init(cfg: DenoiserConfig, n: int = 12) -> dict:
+    tokens = {"text_tokens": jnp.zeros((1, cfg.text_tokens, 384)), "text_token_mask": jnp.ones((1, cfg.text_tokens), bool)}
+    return Denoiser(cfg).init(jax.random.PRNGKey(0), jnp.zeros((1, n, cfg.latent_dim)), jnp.zeros(1, jnp.int32), jnp.zeros((1, 384)),
+                              jnp.ones(1, bool), jnp.zeros((1, n, cfg.latent_dim)), jnp.zeros((1, n), bool), jnp.ones((1, n), bool),
+                              **(tokens if cfg.text_tokens else {}))["params"]
+
+
+def _perturb(params: dict) -> dict:  # away from the zero-initialised gates and output layer
+    return jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(3), p.shape), params)
+
+
+def test_without_text_tokens_the_denoiser_is_the_shipped_one():
+    paths = ["/".join(str(k.key) for k in path) for path, _ in jax.tree_util.tree_flatten_with_path(_init(DEN))[0]]
+    assert not [p for p in paths if "cross" in p or "text_token" in p]
+    shipped = load_diffusion()  # its metadata predates text_tokens: the key is absent, so 0
+    assert "text_tokens" not in shipped.metadata["denoiser"] and shipped.config.text_tokens == 0
+    n = shipped.window // 4
+    fresh = jax.eval_shape(lambda: _init(shipped.config, n))
+    assert jax.tree.map(lambda a: a.shape, fresh) == jax.tree.map(np.shape, shipped.params)
+
+
+def test_text_token_cross_attention():
+    b, n, d, L = 3, 12, DEN.latent_dim, DEN_TOK.text_tokens
+    params = _perturb(_init(DEN_TOK))
+    k = jax.random.split(jax.random.PRNGKey(7), 4)
+    x, obs = jax.random.normal(k[0], (b, n, d)), jax.random.normal(k[1], (b, n, d))
+    tok_a, tok_b = jax.random.normal(k[2], (b, L, 384)), jax.random.normal(k[3], (b, L, 384))
+    mask = jnp.arange(L)[None] < jnp.array([[5], [8], [3]])
+    valid = jnp.array([True, False, True])
+
+    def run(p, tokens, tmask=mask, cfg=DEN_TOK):
+        return np.asarray(Denoiser(cfg).apply({"params": p}, x, jnp.array([10, 500, 900]), jnp.ones((b, 384)) / 20, valid, obs,
+                                              jnp.zeros((b, n), bool).at[:, :2].set(True), jnp.ones((b, n), bool),
+                                              text_tokens=tokens, text_token_mask=tmask))
+
+    out_a, out_b = run(params, tok_a), run(params, tok_b)
+    assert out_a.shape == (b, n, d) and np.isfinite(out_a).all()
+    assert not np.allclose(out_a[valid], out_b[valid], atol=1e-4)  # the tokens matter...
+    np.testing.assert_array_equal(out_a[1], out_b[1])  # ...except to unconditional rows (null context)
+    assert np.isfinite(run(params, tok_a, jnp.zeros((b, L), bool))).all()  # no text tokens at all: no NaN
+    # Zero cross-attention gates (as initialised): the tokens do nothing and the model is the pooled-only one.
+    gated = {**params, "DiTBlock_0": {**params["DiTBlock_0"], "cross_mod": jax.tree.map(jnp.zeros_like, params["DiTBlock_0"]["cross_mod"])}}
+    np.testing.assert_array_equal(run(gated, tok_a), run(gated, tok_b))
+    plain = {k: v for k, v in gated.items() if not k.startswith(("text_token", "null_text_token"))}
+    plain["DiTBlock_0"] = {k: v for k, v in plain["DiTBlock_0"].items() if not k.startswith("cross")}
+    np.testing.assert_allclose(run(gated, tok_a), run(plain, None, None, DEN), atol=1e-6)
+    assert jax.tree.structure(plain) == jax.tree.structure(_init(DEN))
+    with pytest.raises(ValueError, match="text_token_mask"):
+        run(params, None, None)
+    with pytest.raises(ValueError, match="L <= 8"):
+        run(params, jnp.zeros((b, L + 1, 384)), jnp.ones((b, L + 1), bool))
+    n_tok, n_plain = (sum(a.size for a in jax.tree.leaves(_init(c))) for c in (DEN_TOK, DEN))
+    assert (n_tok, n_plain) == (58248, 38248)
+
+
+def test_sampler_with_text_tokens_under_cfg():
+    n, d, L = 12, DEN.latent_dim, DEN_TOK.text_tokens
+    model = Denoiser(DEN_TOK)
+    params = _perturb(_init(DEN_TOK))
+    sampler = make_sampler(model, SchedulerConfig(), SamplerConfig(num_steps=4, guidance_scale=3.0))
+    args = (jnp.ones((2, 384)) / 20, jnp.array([True, False]), jnp.zeros((2, n, d)), jnp.zeros((2, n), bool), jnp.ones((2, n), bool))
+    tmask = jnp.arange(L)[None].repeat(2, 0) < 6
+    tok_a, tok_b = (jax.random.normal(jax.random.PRNGKey(s), (2, L, 384)) for s in (1, 2))
+    a = np.asarray(sampler(params, jax.random.PRNGKey(5), *args, text_tokens=tok_a, text_token_mask=tmask))
+    np.testing.assert_array_equal(a, sampler(params, jax.random.PRNGKey(5), *args, None, tok_a, tmask))  # seeded; positional too
+    assert np.isfinite(a).all() and not np.allclose(a, sampler(params, jax.random.PRNGKey(6), *args, text_tokens=tok_a, text_token_mask=tmask))
+    b = np.asarray(sampler(params, jax.random.PRNGKey(5), *args, text_tokens=tok_b, text_token_mask=tmask))
+    assert not np.allclose(a[0], b[0], atol=1e-4)  # guided by the tokens
+    np.testing.assert_allclose(a[1], b[1], atol=1e-6)  # unconditional: both CFG halves use the null context
+    with pytest.raises(ValueError, match="text_tokens"):
+        sampler(params, jax.random.PRNGKey(5), *args)
+
+
+def test_loss_with_text_tokens_reaches_the_cross_attention(tiny_tokenizer):
+    from motionfm.diffusion.train import make_loss_fn
+
+    b, n, L, C = 4, 8, DEN_TOK.text_tokens, 3
+    tc = DiffusionTrainConfig(cond_drop=0.5)
+    params = _perturb(_init(DEN_TOK, n))  # zero-init output layer: no gradient would reach the blocks
+    params["DiTBlock_0"]["cross_mod"] = jax.tree.map(jnp.zeros_like, params["DiTBlock_0"]["cross_mod"])  # gates as at init
+    k = jax.random.split(jax.random.PRNGKey(0), 3)
+    table = jax.random.normal(k[0], (C, 384))
+    tokens = (jax.random.normal(k[1], (C, L, 384)).astype(jnp.float16), jnp.arange(L)[None].repeat(C, 0) < 4)
+    batch = {"latents": jax.random.normal(k[2], (b, n, DEN.latent_dim)), "caption": jnp.array([0, 1, -1, 2]),
+             "frame_mask": jnp.ones((b, n * tiny_tokenizer.config.stride), bool)}
+    stats = FeatureStats(jnp.zeros(DEN.latent_dim), jnp.ones(DEN.latent_dim))
+    loss_fn = make_loss_fn(tiny_tokenizer, Denoiser(DEN_TOK), SchedulerConfig(), tc, stats, table, tokens)
+    (loss, _), grads = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(params, batch, jax.random.PRNGKey(1))
+    assert np.isfinite(float(loss)) and float(loss) > 0
+    # Closed gates still get a gradient: the cross-attention can open from its identity start.
+    assert float(jnp.abs(grads["DiTBlock_0"]["cross_mod"]["kernel"]).sum()) > 0
+
+
+def test_train_and_sample_with_text_tokens(tmp_path, small_corpus, tiny_tokenizer, monkeypatch):
+    from motionfm.data import G1MotionConfig, build_dataset
+    from motionfm.diffusion.train import caption_token_table
+
+    tc = DiffusionTrainConfig(steps=2, batch_size=4, warmup_steps=1, window=32, stride=16, log_every=2, ckpt_every=2)
+    src = build_dataset(small_corpus, tmp_path / "ds", config=G1MotionConfig(window=32, stride=16)).as_data_source("train")
+    captions = sorted({c.decode() if isinstance(c, bytes) else c for i in range(len(src)) for c in src[i]["captions"]})
+    text = load_text_encoder()
+    state, stats, log = train(tiny_tokenizer, DEN_TOK, SchedulerConfig(), tc, src, {c: i for i, c in enumerate(captions)},
+                              text.encode(captions), tmp_path / "run", progress=False)
+    assert int(state.step) == 2 and np.isfinite(log[-1]["loss"]) and "cross_attn" in state.params["DiTBlock_0"]
+    # The token table is cached beside the run; a second read does not need the encoder.
+    tokens, mask = caption_token_table(captions, 8, tmp_path / "run/caption_tokens.npz", text)
+    assert tokens.shape == (len(captions), 8, 384) and tokens.dtype == np.float16 and mask.shape == (len(captions), 8)
+    monkeypatch.setattr("motionfm.text.load_text_encoder", lambda *a: pytest.fail("cache miss"))
+    again, _ = caption_token_table(captions, 8, tmp_path / "run/caption_tokens.npz")
+    np.testing.assert_array_equal(again, tokens)
+    monkeypatch.undo()
+    ckpts = tmp_path / "checkpoints"
+    save_tokenizer(ckpts / "tokenizer", tiny_tokenizer)
+    meta = {"tokenizer_checkpoint": "tokenizer", "tokenizer_fingerprint": tokenizer_fingerprint(tiny_tokenizer)}
+    save_diffusion(ckpts / "diffusion", LatentDiffusion(DEN_TOK, SchedulerConfig(), state.params, stats, tc.window, meta))
+    pipe = load_pretrained(ckpts / "diffusion")
+    assert pipe.diffusion.config == DEN_TOK
+    m = pipe.sample("a person raises the left hand", seconds=1.0, seed=1, num_samples=2, num_steps=2)
+    assert len(m) == 2 and np.isfinite(m[0].qpos).all()
+    assert np.isfinite(pipe.sample(None, seconds=1.0, seed=1, num_samples=2, num_steps=2)[0].qpos).all()  # same compiled shapes

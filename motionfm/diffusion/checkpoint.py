@@ -61,5 +61,7 @@ def load_diffusion(path: str | os.PathLike | None = None) -> LatentDiffusion:
     path = Path(path) if path is not None else default_checkpoint_dir() / "diffusion"
     state, meta = load_checkpoint(path, SCHEMA, SCHEMA_VERSION)
     stats = FeatureStats(jnp.asarray(meta["stats"]["mean"], jnp.float32), jnp.asarray(meta["stats"]["std"], jnp.float32))
+    # Fields newer than a checkpoint (e.g. ``text_tokens``) are absent from its metadata and take
+    # their defaults, which are chosen to be that older model (0: no text cross-attention).
     return LatentDiffusion(DenoiserConfig(**meta["denoiser"]), SchedulerConfig(**meta["scheduler"]), state["params"], stats,
                            int(meta["window"]), meta)

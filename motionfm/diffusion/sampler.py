@@ -65,12 +65,16 @@ def cfg_steps(scheduler: SchedulerConfig, config: SamplerConfig) -> np.ndarray:
 def make_sampler(
     model: Denoiser, scheduler: SchedulerConfig, config: SamplerConfig = SamplerConfig(), cond_fn: Optional[CondFn] = None
 ) -> Callable[..., jax.Array]:
-    """A jitted ``sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None) -> x0 (B, N, d)``.
+    """A jitted ``sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None,
+    text_tokens=None, text_token_mask=None) -> x0 (B, N, d)``.
 
     Arguments of the returned function: denoiser ``params``; a PRNG ``key``; ``text (B, 384)`` and
     ``text_valid (B,)``; observed latents ``obs (B, N, d)`` with ``obs_mask (B, N)``; and
-    ``token_mask (B, N)`` of real positions; ``cond_args`` for ``cond_fn``. Latents are in the
-    denoiser's normalised space.
+    ``token_mask (B, N)`` of real positions; ``cond_args`` for ``cond_fn``; per-token text states
+    ``text_tokens (B, L, 384)`` with ``text_token_mask (B, L)`` for a denoiser with
+    ``config.text_tokens > 0`` (the unconditional half of CFG gets them too, with ``text_valid``
+    False, so the model replaces them by its null context). Latents are in the denoiser's
+    normalised space.
     """
     state = set_timesteps(create_state(scheduler), config.num_steps)
     pred = scheduler.prediction_type
@@ -86,22 +90,24 @@ def make_sampler(
     cuts = [0, *(np.flatnonzero(np.any(np.diff(flags, axis=0), axis=1)) + 1), config.num_steps]
     segments = [(int(a), int(b), bool(use_cfg[a]), bool(use_cond[a])) for a, b in zip(cuts[:-1], cuts[1:])]
 
-    def sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None):
+    def sample(params, key, text, text_valid, obs, obs_mask, token_mask, cond_args=None, text_tokens=None, text_token_mask=None):
         b = obs.shape[0]
         key, k0 = jax.random.split(key)
         x = jax.random.normal(k0, obs.shape, obs.dtype)
         m = obs_mask[..., None].astype(obs.dtype)
+        tokens = {"text_tokens": text_tokens, "text_token_mask": text_token_mask}
+        twice = lambda a: None if a is None else jnp.concatenate([a, a])  # noqa: E731
 
         def cfg(x, t):  # conditional and unconditional halves in one batch
             out = model.apply(
-                {"params": params}, jnp.concatenate([x, x]), jnp.full((2 * b,), t), jnp.concatenate([text, text]),
-                jnp.concatenate([text_valid, jnp.zeros_like(text_valid)]), jnp.concatenate([obs, obs]),
-                jnp.concatenate([obs_mask, obs_mask]), jnp.concatenate([token_mask, token_mask]),
+                {"params": params}, twice(x), jnp.full((2 * b,), t), twice(text),
+                jnp.concatenate([text_valid, jnp.zeros_like(text_valid)]), twice(obs), twice(obs_mask), twice(token_mask),
+                **{k: twice(v) for k, v in tokens.items()},
             )
             return out[b:] + w * (out[:b] - out[b:])
 
         def conditional(x, t):
-            return model.apply({"params": params}, x, jnp.full((b,), t), text, text_valid, obs, obs_mask, token_mask)
+            return model.apply({"params": params}, x, jnp.full((b,), t), text, text_valid, obs, obs_mask, token_mask, **tokens)
 
         def body(carry, i, guided, steered):
             x, key = carry
