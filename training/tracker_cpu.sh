@@ -10,7 +10,9 @@
 #
 # How the shipped policy came about: 77.7 M steps from scratch on the recorded corpora (wrists held
 # at 0 where a clip lacks them), then continued with --init-from on the same held-out split with
-# the generated corpus added and missing joints moving (EnvConfig.missing_joints). A new run folder
+# the generated corpus added and missing joints moving (EnvConfig.missing_joints), then from 110 M
+# steps on with the cpu preset's stronger anchor-position reward and 10 s episodes (walks had
+# drifted off their paths: docs/architecture.md). A new run folder
 # starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Usage:
 #   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=4000000
