@@ -285,7 +285,7 @@ def test_loss_with_text_tokens_reaches_the_cross_attention(tiny_tokenizer):
 
 def test_train_and_sample_with_text_tokens(tmp_path, small_corpus, tiny_tokenizer, monkeypatch):
     from motionfm.data import G1MotionConfig, build_dataset
-    from motionfm.diffusion.train import caption_token_table
+    from motionfm.text import embed_caption_tokens
 
     tc = DiffusionTrainConfig(steps=2, batch_size=4, warmup_steps=1, window=32, stride=16, log_every=2, ckpt_every=2)
     src = build_dataset(small_corpus, tmp_path / "ds", config=G1MotionConfig(window=32, stride=16)).as_data_source("train")
@@ -295,10 +295,10 @@ def test_train_and_sample_with_text_tokens(tmp_path, small_corpus, tiny_tokenize
                               text.encode(captions), tmp_path / "run", progress=False)
     assert int(state.step) == 2 and np.isfinite(log[-1]["loss"]) and "cross_attn" in state.params["DiTBlock_0"]
     # The token table is cached beside the run; a second read does not need the encoder.
-    tokens, mask = caption_token_table(captions, 8, tmp_path / "run/caption_tokens.npz", text)
+    tokens, mask = embed_caption_tokens(captions, 8, tmp_path / "run/caption_tokens.npz", text)
     assert tokens.shape == (len(captions), 8, 384) and tokens.dtype == np.float16 and mask.shape == (len(captions), 8)
-    monkeypatch.setattr("motionfm.text.load_text_encoder", lambda *a: pytest.fail("cache miss"))
-    again, _ = caption_token_table(captions, 8, tmp_path / "run/caption_tokens.npz")
+    monkeypatch.setattr("motionfm.text.encoder.load_text_encoder", lambda *a: pytest.fail("cache miss"))
+    again, _ = embed_caption_tokens(captions, 8, tmp_path / "run/caption_tokens.npz")
     np.testing.assert_array_equal(again, tokens)
     monkeypatch.undo()
     ckpts = tmp_path / "checkpoints"

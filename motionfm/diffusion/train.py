@@ -3,7 +3,7 @@
 Each step: windows of motion (``qpos``) → tokenizer features → frozen encoder + quantiser →
 normalised latents ``x0 (B, N, d)``; a random caption of each window → its cached MiniLM sentence
 embedding, and its per-token states when the denoiser cross-attends to them (``text_tokens > 0``,
-:func:`caption_token_table`), both dropped together with ``cond_drop`` for classifier-free
+:func:`motionfm.text.embed_caption_tokens`), both dropped together with ``cond_drop`` for classifier-free
 guidance; a random observation mask per
 example (none, a history prefix, or sparse keyframe tokens) so the same model does unconditional
 generation, continuation and inpainting; then the v-prediction (or epsilon/x0) loss at a random
@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -115,52 +114,6 @@ def training_data(
     return src, info, captions, np.asarray(embed_captions(captions, run / "caption_embeddings.npz"))
 
 
-TOKEN_CACHE_FORMAT = "motionfm.caption_tokens"
-
-
-def caption_token_table(
-    captions: Sequence[str], length: int, cache_file: str | os.PathLike | None = None, encoder: Any | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-token MiniLM states of captions for cross-attention: ``tokens (C, L, 384)`` float16 and
-    ``mask (C, L)`` bool, rows in the order of ``captions`` (``L = length``).
-
-    float16 because the table lives on the device for the whole run and is ``L`` times the pooled
-    table; the denoiser computes in float32. With ``cache_file`` (an ``.npz``), a file made from the
-    same captions, ``L`` and text-encoder weights is read instead of encoding (minutes on 2 cores for
-    a corpus's captions), anything else is re-encoded and written atomically.
-
-    Args:
-        captions: caption texts (the pooled table's rows).
-        length: ``L``, the denoiser's ``config.text_tokens``.
-        cache_file: the ``.npz`` cache (``None``: no cache).
-        encoder: a :class:`~motionfm.text.TextEncoder` (default :func:`~motionfm.text.load_text_encoder`).
-    """
-    from motionfm.text import find_model_dir, load_text_encoder, weights_fingerprint
-
-    captions = list(captions)
-    fingerprint = encoder.fingerprint if encoder is not None else weights_fingerprint(find_model_dir())
-    path = Path(cache_file) if cache_file is not None else None
-    if path is not None and path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            if (str(z["format"]) == TOKEN_CACHE_FORMAT and str(z["fingerprint"]) == fingerprint
-                    and z["tokens"].shape[1:2] == (length,) and z["captions"].tolist() == captions):
-                return np.asarray(z["tokens"], np.float16), np.asarray(z["mask"], bool)
-    tokens, mask = (encoder or load_text_encoder()).encode_tokens(captions, length=length)
-    tokens = tokens.astype(np.float16)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, format=np.array(TOKEN_CACHE_FORMAT), fingerprint=np.array(fingerprint),
-                         captions=np.array(captions, dtype=str), tokens=tokens, mask=mask)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return tokens, mask
-
-
 @struct.dataclass
 class DiffusionState:
     """Everything a step changes."""
@@ -246,7 +199,7 @@ def make_loss_fn(tok: Tokenizer, model: Denoiser, sched: SchedulerConfig, tc: Di
     either ``latents`` (cached, :func:`cache_latents`) or ``qpos`` (encoded here).
 
     ``text_table (C, 384)`` holds the captions' sentence embeddings; ``token_table``, their
-    ``tokens (C, L, 384)`` and ``mask (C, L)`` (:func:`caption_token_table`), is required when the
+    ``tokens (C, L, 384)`` and ``mask (C, L)`` (:func:`motionfm.text.embed_caption_tokens`), is required when the
     denoiser cross-attends to text tokens (``config.text_tokens > 0``) and indexed by the same
     caption draw."""
     sstate = create_state(sched)
@@ -332,7 +285,7 @@ def train(
             hold their latents in memory (``N x 2 x W/stride x d`` float32).
         token_table: ``tokens (C, L, 384)`` and ``mask (C, L)`` of the captions, rows as in
             ``text_table``, for a denoiser with ``cfg.text_tokens = L > 0``; default
-            :func:`caption_token_table` cached in ``out_dir/caption_tokens.npz``. Unused when
+            :func:`motionfm.text.embed_caption_tokens` cached in ``out_dir/caption_tokens.npz``. Unused when
             ``cfg.text_tokens`` is 0.
 
     Returns:
@@ -354,10 +307,12 @@ def train(
     tokens = None
     if cfg.text_tokens > 0:
         if token_table is None:
+            from motionfm.text import embed_caption_tokens
+
             rows = sorted(captions, key=captions.__getitem__)
             if [captions[c] for c in rows] != list(range(len(text_table))):
                 raise ValueError("captions must map to the rows 0..C-1 of text_table")
-            token_table = caption_token_table(rows, cfg.text_tokens, out / "caption_tokens.npz")
+            token_table = embed_caption_tokens(rows, cfg.text_tokens, out / "caption_tokens.npz")
         tokens = (jnp.asarray(token_table[0]), jnp.asarray(token_table[1], bool))
     loss_fn = make_loss_fn(tok, model, sched, tc, stats, jnp.asarray(text_table, jnp.float32), tokens)
     opt = _optimizer(tc)

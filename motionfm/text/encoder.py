@@ -351,6 +351,21 @@ def load_text_encoder(path: str | os.PathLike[str] | None = None) -> TextEncoder
 
 
 # ---------------------------------------------------------------------------------- caption cache
+def _savez_atomic(path: Path, **arrays: np.ndarray) -> Path:
+    """``np.savez`` to a temporary file in ``path``'s folder, renamed into place: a crash never
+    leaves a broken cache, and of two concurrent writers the last one wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 CACHE_FORMAT = "motionfm.caption_embeddings"
 CACHE_VERSION = 1
 
@@ -422,22 +437,13 @@ class CaptionCache:
 
     def save(self) -> Path:
         """Write the cache atomically (temporary file in the same folder, then rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = list(self._table)
         emb = np.stack([self._table[k] for k in keys]) if keys else np.zeros((0, EMBED_DIM), np.float32)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh, format=np.array(CACHE_FORMAT), version=np.array(CACHE_VERSION),
-                    fingerprint=np.array(self.fingerprint),
-                    captions=np.array(keys, dtype=str), embeddings=emb.astype(np.float32),
-                )
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path
+        return _savez_atomic(
+            self.path, format=np.array(CACHE_FORMAT), version=np.array(CACHE_VERSION),
+            fingerprint=np.array(self.fingerprint), captions=np.array(keys, dtype=str),
+            embeddings=emb.astype(np.float32),
+        )
 
 
 def embed_captions(
@@ -453,7 +459,42 @@ def embed_captions(
     return CaptionCache(cache_file, encoder, model_dir).get(captions)
 
 
+TOKEN_CACHE_FORMAT = "motionfm.caption_tokens"
+
+
+def embed_caption_tokens(
+    captions: Sequence[str],
+    length: int,
+    cache_file: str | os.PathLike[str] | None = None,
+    encoder: TextEncoder | None = None,
+    model_dir: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token states of training captions for cross-attention: ``tokens (C, L, 384)`` float16
+    and ``mask (C, L)`` bool, rows in the order of ``captions`` (``L = length``).
+
+    float16 because the table lives on the device for a whole training run and is ``L`` times the
+    pooled table; the denoiser computes in float32. With ``cache_file`` (an ``.npz``), a file made
+    from the same captions, ``L`` and text-encoder weights is read instead of encoding (minutes on
+    2 cores for a corpus's captions); anything else is re-encoded and written atomically, like
+    :class:`CaptionCache` (one table per run, so the whole table is the key rather than each caption).
+    """
+    captions = _as_list(captions)
+    fingerprint = encoder.fingerprint if encoder is not None else weights_fingerprint(find_model_dir(model_dir))
+    path = Path(cache_file) if cache_file is not None else None
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            if (str(z["format"]) == TOKEN_CACHE_FORMAT and str(z["fingerprint"]) == fingerprint
+                    and z["tokens"].shape[1:2] == (length,) and z["captions"].tolist() == captions):
+                return np.asarray(z["tokens"], np.float16), np.asarray(z["mask"], bool)
+    tokens, mask = (encoder or load_text_encoder(model_dir)).encode_tokens(captions, length=length)
+    tokens = tokens.astype(np.float16)
+    if path is not None:
+        _savez_atomic(path, format=np.array(TOKEN_CACHE_FORMAT), fingerprint=np.array(fingerprint),
+                      captions=np.array(captions, dtype=str), tokens=tokens, mask=np.asarray(mask, bool))
+    return tokens, np.asarray(mask, bool)
+
+
 __all__ = [
     "CaptionCache", "EMBED_DIM", "MAX_LENGTH", "PIP_INSTALL", "TextEncoder", "TextModelNotFoundError",
-    "embed_captions", "find_model_dir", "load_text_encoder", "weights_fingerprint",
+    "embed_caption_tokens", "embed_captions", "find_model_dir", "load_text_encoder", "weights_fingerprint",
 ]
