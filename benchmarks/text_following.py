@@ -8,6 +8,7 @@ pairs of real clips with those labels give the ceiling. Prints a table (or ``--j
 
     .venv/bin/python benchmarks/text_following.py                       # the shipped model
     .venv/bin/python benchmarks/text_following.py --diffusion runs/export/diffusion --seeds 8
+    .venv/bin/python benchmarks/text_following.py --guidance-scale 2.5 4 6     # a CFG sweep
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def real_corpora() -> list[str]:
     return [str(default_data_dir())] + sorted(str(p) for p in base.glob("*") if (p / "clips.jsonl").is_file())
 
 
-def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_steps: int) -> dict:
+def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_steps: int,
+        guidance_scale: float = 2.5) -> dict:
     from motionfm.evaluation.kinematics import PAIRED_CHECKS, describe_motion, real_examples
     from motionfm.pipeline import load_pretrained
 
@@ -41,7 +43,8 @@ def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_
         t0 = time.perf_counter()
         gen = {}
         for side, prompt in (("a", check.prompt_a), ("b", check.prompt_b)):
-            motions = pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, num_steps=num_steps)
+            motions = pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, num_steps=num_steps,
+                                   guidance_scale=guidance_scale)
             gen[side] = [describe_motion(m) for m in motions]
         ok = [bool(check.passes(a, b)) for a, b in zip(gen["a"], gen["b"])]
         ra = [describe_motion(m) for m in real_examples(corpora, check.real_a, real_pairs, seed=0)]
@@ -56,7 +59,7 @@ def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_
     passed, cases = sum(r["passed"] for r in rows), sum(r["cases"] for r in rows)
     rp, rc = sum(r["real_passed"] for r in rows), sum(r["real_cases"] for r in rows)
     return {"diffusion": diffusion or "checkpoints/diffusion", "seeds": seeds, "seconds": seconds, "num_steps": num_steps,
-            "checks": rows, "pass_rate": passed / max(1, cases), "passed": passed, "cases": cases,
+            "guidance_scale": guidance_scale, "checks": rows, "pass_rate": passed / max(1, cases), "passed": passed, "cases": cases,
             "real_pass_rate": rp / max(1, rc), "real_passed": rp, "real_cases": rc}
 
 
@@ -67,19 +70,27 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="length of each sample")
     p.add_argument("--real-pairs", type=int, default=8, help="pairs of real clips per check (the ceiling)")
     p.add_argument("--num-steps", type=int, default=20, help="DDIM steps")
+    p.add_argument("--guidance-scale", type=float, nargs="+", default=[2.5],
+                   help="classifier-free guidance weight(s); several print one table each")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    out = run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps)
+    outs = [run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps, w) for w in args.guidance_scale]
     if args.json:
-        print(json.dumps(out, indent=1))
+        print(json.dumps(outs[0] if len(outs) == 1 else outs, indent=1))
         return 0
-    print(f"text following of {out['diffusion']}: {args.seeds} seeds x {args.seconds:g} s, {args.num_steps} DDIM steps")
+    for out in outs:
+        print_table(out)
+    return 0
+
+
+def print_table(out: dict) -> None:
+    print(f"text following of {out['diffusion']}: {out['seeds']} seeds x {out['seconds']:g} s, {out['num_steps']} DDIM steps, "
+          f"guidance scale {out['guidance_scale']:g}")
     print(f"{'check':<12}{'generated':>11}{'real':>9}   rule")
     for r in out["checks"]:
         print(f"{r['check']:<12}{r['passed']:>5d} / {r['cases']:<3d}{r['real_passed']:>4d} / {r['real_cases']:<3d}  {r['rule']}")
     print(f"{'all':<12}{out['passed']:>5d} / {out['cases']:<3d}{out['real_passed']:>4d} / {out['real_cases']:<3d}  "
           f"pass rate {out['pass_rate']:.0%} (real {out['real_pass_rate']:.0%})")
-    return 0
 
 
 if __name__ == "__main__":
