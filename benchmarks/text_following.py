@@ -32,10 +32,12 @@ def real_corpora() -> list[str]:
 
 
 def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_steps: int,
-        guidance_scale: float = 2.5) -> dict:
+        guidance_scale: float | None = None) -> dict:
     from motionfm.evaluation.kinematics import PAIRED_CHECKS, describe_motion, real_examples
+    from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE
     from motionfm.pipeline import load_pretrained
 
+    guidance_scale = DEFAULT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
     pipe = load_pretrained(diffusion)
     corpora = real_corpora()
     rows = []
@@ -70,8 +72,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=4.0, help="length of each sample")
     p.add_argument("--real-pairs", type=int, default=8, help="pairs of real clips per check (the ceiling)")
     p.add_argument("--num-steps", type=int, default=20, help="DDIM steps")
-    p.add_argument("--guidance-scale", type=float, nargs="+", default=[2.5],
-                   help="classifier-free guidance weight(s); several print one table each")
+    p.add_argument("--guidance-scale", type=float, nargs="+", default=[None],
+                   help="classifier-free guidance weight(s) (default: the sampler's); several print one table each")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     outs = [run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps, w) for w in args.guidance_scale]

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from motionfm.checkpoint import default_checkpoint_dir
-from motionfm.diffusion import CondFn, LatentDiffusion, SamplerConfig, load_diffusion, make_sampler
+from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE, CondFn, LatentDiffusion, SamplerConfig, load_diffusion, make_sampler
 from motionfm.guidance import Cost, Guide, GuideArgs, GuidanceConfig, PassContext, as_costs
 from motionfm.motion import Motion
 from motionfm.robot import load_g1
@@ -92,7 +92,7 @@ class MotionPipeline:
         seed: int = 0,
         num_samples: int = 1,
         history: np.ndarray | None = None,
-        guidance_scale: float = 2.5,
+        guidance_scale: float | None = None,
         num_steps: int = 20,
         cond_fn: CondFn | None = None,
         guidance: Sequence[Cost] = (),
@@ -107,7 +107,7 @@ class MotionPipeline:
             seed: sampling seed (same seed, same motion).
             num_samples: independent samples ``S``.
             history: normalised latents ``(H, d)`` the motion continues from (kept as they are).
-            guidance_scale: classifier-free guidance weight.
+            guidance_scale: classifier-free guidance weight (``None``: ``DEFAULT_GUIDANCE_SCALE``).
             num_steps: DDIM steps.
             cond_fn: a raw guidance hook (see :mod:`motionfm.diffusion.sampler`; called with ``None`` args).
             guidance: guidance costs (:mod:`motionfm.guidance`); excludes ``cond_fn``.
@@ -121,13 +121,14 @@ class MotionPipeline:
         if costs and cond_fn is not None:
             raise ValueError("pass either guidance costs or a raw cond_fn, not both")
         guide = self.guide(guidance_config) if costs else None
+        w = DEFAULT_GUIDANCE_SCALE if guidance_scale is None else float(guidance_scale)
         if guide is not None:
             # Guided sampling keeps CFG at every step: with CFG only in the noise interval, obstacle
             # scenes cleared fell from 100 % to 93 % and root keyframe error rose from 2.1 to 3.9 cm
             # (30 scenes / 10 seeds): the late guided steps need the sharper CFG predictions.
-            sampler = self._sampler(num_steps, float(guidance_scale), guide.cond_fn, guide.max_timestep, full_cfg=True)
+            sampler = self._sampler(num_steps, w, guide.cond_fn, guide.max_timestep, full_cfg=True)
         else:
-            sampler = self._sampler(num_steps, float(guidance_scale), cond_fn)
+            sampler = self._sampler(num_steps, w, cond_fn)
         emb, text_valid, text_tokens = self._text_condition(text, num_samples)
         key = jax.random.PRNGKey(seed)
         out = np.zeros((num_samples, 0, d), np.float32) if history is None else np.repeat(np.asarray(history, np.float32)[None], num_samples, 0)
@@ -231,7 +232,7 @@ class MotionPipeline:
         seed: int = 0,
         num_samples: int = 1,
         history: Motion | None = None,
-        guidance_scale: float = 2.5,
+        guidance_scale: float | None = None,
         num_steps: int = 20,
         cond_fn: CondFn | None = None,
         guidance: Cost | Sequence[Cost] | None = None,
@@ -250,7 +251,7 @@ class MotionPipeline:
             seed: random seed; the same arguments and seed give the same motions.
             num_samples: how many motions.
             history: a motion to continue (its latents are observed; the result starts where it ends).
-            guidance_scale: classifier-free guidance weight.
+            guidance_scale: classifier-free guidance weight (``None``: ``DEFAULT_GUIDANCE_SCALE``).
             num_steps: DDIM steps (20 by default).
             cond_fn: a raw guidance hook ``cond_fn(x0, t, None) -> delta`` (see :mod:`motionfm.diffusion.sampler`).
             guidance: costs from :mod:`motionfm.guidance` (``Keyframes``, ``Joystick``, ``Waypoints``,

@@ -201,11 +201,19 @@ def _perturb(params: dict) -> dict:  # away from the zero-initialised gates and 
     return jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(3), p.shape), params)
 
 
-def test_without_text_tokens_the_denoiser_is_the_shipped_one():
+def test_without_text_tokens_the_denoiser_is_the_pooled_one(tmp_path):
     paths = ["/".join(str(k.key) for k in path) for path, _ in jax.tree_util.tree_flatten_with_path(_init(DEN))[0]]
     assert not [p for p in paths if "cross" in p or "text_token" in p]
-    shipped = load_diffusion()  # its metadata predates text_tokens: the key is absent, so 0
-    assert "text_tokens" not in shipped.metadata["denoiser"] and shipped.config.text_tokens == 0
+    # a checkpoint written before text_tokens existed (its metadata lacks the key) loads as the pooled model
+    save_diffusion(tmp_path / "old", LatentDiffusion(DEN, SchedulerConfig(), _init(DEN), FeatureStats(jnp.zeros(8), jnp.ones(8)), 48))
+    meta_file = tmp_path / "old" / "metadata.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["denoiser"]["text_tokens"]
+    meta_file.write_text(json.dumps(meta))
+    old = load_diffusion(tmp_path / "old")
+    assert old.config.text_tokens == 0
+    assert jax.tree.map(np.shape, old.params) == jax.tree.map(np.shape, _init(DEN))
+    shipped = load_diffusion()  # and the shipped checkpoint's parameters are the tree its config builds
     n = shipped.window // 4
     fresh = jax.eval_shape(lambda: _init(shipped.config, n))
     assert jax.tree.map(lambda a: a.shape, fresh) == jax.tree.map(np.shape, shipped.params)

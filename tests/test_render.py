@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from motionfm.cli import main
-from motionfm.motion import Motion, MotionFileError
+from motionfm.motion import Motion
 from motionfm.render import (Extras, RenderError, load_rollout_arrays, render_frames, render_motion, render_rollout,
                              write_video)
 

@@ -15,7 +15,7 @@ import pytest
 
 from motionfm import Motion
 from motionfm.tokenizer import (
-    FSQ, PRESETS, FeatureStats, ResidualVQ, TokenizerConfig, VectorQuantizer, feature_mask, features_to_qpos,
+    FSQ, PRESETS, ResidualVQ, TokenizerConfig, VectorQuantizer, feature_mask, features_to_qpos,
     load_tokenizer, qpos_to_features, save_tokenizer,
 )
 from motionfm.tokenizer.evaluate import evaluate_folder, evaluate_motions

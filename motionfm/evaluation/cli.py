@@ -62,18 +62,21 @@ def _cmd_eval_diffusion(args: argparse.Namespace) -> int:
             print(f"note: skipping {len(seen)} clips the diffusion model trained on: {seen}", file=sys.stderr)
         ids = [i for i in ids if i in set(gen_held)]
     seconds = args.seconds if args.seconds is not None else ev.config.window / ev.config.fps
+    from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE
+
+    w = DEFAULT_GUIDANCE_SCALE if args.guidance_scale is None else args.guidance_scale
     show = not args.json and sys.stderr.isatty()
 
     def generate(captions: list[str]):
         from tqdm import tqdm
 
-        return [pipe.sample(c, seconds=seconds, seed=args.seed + i, guidance_scale=args.guidance_scale)[0]
+        return [pipe.sample(c, seconds=seconds, seed=args.seed + i, guidance_scale=w)[0]
                 for i, c in enumerate(tqdm(captions, desc="sampling", unit="motion", disable=not show))]
 
     t0 = time.perf_counter()
     res = compare_generated(ev, generate, corpora=args.data, clip_ids=ids, samples=args.samples, seed=args.seed)
     res.update(checkpoint=str(args.checkpoint or "shipped"), evaluator=str(args.evaluator or "shipped"), seconds=seconds,
-               guidance_scale=args.guidance_scale, wall_s=round(time.perf_counter() - t0, 1))
+               guidance_scale=w, wall_s=round(time.perf_counter() - t0, 1))
     print(json.dumps(res, indent=1) if args.json else format_comparison(res))
     return 0
 
@@ -101,7 +104,8 @@ def register(train_group: argparse._SubParsersAction, eval_group: argparse._SubP
     e.add_argument("--data", nargs="+", help="corpus folders holding the held-out clips (default: the evaluator's)")
     e.add_argument("--samples", type=int, help="held-out windows to use, a seeded subset (default: all)")
     e.add_argument("--seconds", type=float, help="length of each generated motion (default: the evaluator's window)")
-    e.add_argument("--guidance-scale", type=float, default=2.5, help="classifier-free guidance weight")
+    e.add_argument("--guidance-scale", type=float,
+                   help="classifier-free guidance weight (default: the sampler's, motionfm.diffusion.DEFAULT_GUIDANCE_SCALE)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=_cmd_eval_diffusion)
