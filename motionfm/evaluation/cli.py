@@ -49,6 +49,7 @@ def format_comparison(res: dict) -> str:
 
 
 def _cmd_eval_diffusion(args: argparse.Namespace) -> int:
+    from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE
     from motionfm.evaluation.evaluator import compare_generated, load_evaluator
     from motionfm.pipeline import load_pretrained
 
@@ -62,8 +63,6 @@ def _cmd_eval_diffusion(args: argparse.Namespace) -> int:
             print(f"note: skipping {len(seen)} clips the diffusion model trained on: {seen}", file=sys.stderr)
         ids = [i for i in ids if i in set(gen_held)]
     seconds = args.seconds if args.seconds is not None else ev.config.window / ev.config.fps
-    from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE
-
     w = DEFAULT_GUIDANCE_SCALE if args.guidance_scale is None else args.guidance_scale
     show = not args.json and sys.stderr.isatty()
 
