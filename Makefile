@@ -20,8 +20,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/motionfm demo --out out/demo
 
+# Two pytest-xdist workers: most test time is single-threaded XLA compilation, so two keep 2 cores busy.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n 2
 
 clean:
 	rm -rf $(VENV) out

@@ -74,6 +74,8 @@ def main() -> int:
         "real_foot_penetration_cm": real["mean_foot_penetration_cm"],
         "gen_foot_skating_cm_s": mean("foot_skating_cm_s"),
         "real_foot_skating_cm_s": real["mean_foot_skating_cm_s"],
+        "gen_stance_foot_speed_cm_s": mean("stance_foot_speed_cm_s"),
+        "real_stance_foot_speed_cm_s": real["mean_stance_foot_speed_cm_s"],
         "gen_foot_float_cm": mean("foot_float_cm"),
         "real_foot_float_cm": real["mean_foot_float_cm"],
         "gen_joint_limit_violation_frames": float(sum(r["joint_limit_violation_frames"] for r in reports)),

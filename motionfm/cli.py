@@ -482,16 +482,22 @@ def host_cpu_key() -> str:
     return f"{platform.machine()}-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
 
 
-def enable_compilation_cache() -> None:
-    """Keep XLA's compiled programs on disk between runs (``$MOTIONFM_JAX_CACHE``, default
-    ``~/.cache/motionfm/jax``; set it empty to switch off): a guided ``sample`` compiles for 10-20 s
-    the first time and loads in about a second after. Entries live in a sub-folder per CPU
+def compilation_cache_dir() -> Path | None:
+    """Where XLA's compiled programs are kept: ``$MOTIONFM_JAX_CACHE`` (default
+    ``~/.cache/motionfm/jax``; empty switches the cache off), one sub-folder per host CPU
     (:func:`host_cpu_key`), so code compiled for other CPU features is never loaded."""
     path = os.environ.get("MOTIONFM_JAX_CACHE", str(Path.home() / ".cache" / "motionfm" / "jax"))
-    if path:
+    return Path(path) / host_cpu_key() if path else None
+
+
+def enable_compilation_cache() -> None:
+    """Keep XLA's compiled programs on disk between runs in :func:`compilation_cache_dir`: a
+    guided ``sample`` compiles for 10-20 s the first time and loads in about a second after."""
+    path = compilation_cache_dir()
+    if path is not None:
         import jax
 
-        jax.config.update("jax_compilation_cache_dir", str(Path(path) / host_cpu_key()))
+        jax.config.update("jax_compilation_cache_dir", str(path))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 

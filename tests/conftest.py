@@ -8,6 +8,18 @@ import os
 # warning per cache hit (openxla/xla#44565; the CLI silences it for the `motionfm` command).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# One persistent compilation cache for the whole session, shared by pytest-xdist workers and the
+# Python subprocesses tests start (JAX reads JAX_COMPILATION_CACHE_DIR from their inherited
+# environment): tests that build the same program (an MJX step, a sampler, a training step) through
+# different closures compile it once. It is the CLI's cache ($MOTIONFM_JAX_CACHE, default
+# ~/.cache/motionfm/jax, one folder per host CPU), so a second run on this machine starts warm; a
+# fresh clone starts cold and still shares within the run.
+from motionfm.cli import compilation_cache_dir
+
+if (_cache := compilation_cache_dir()) is not None:
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_cache))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+
 import json
 import shutil
 from pathlib import Path

@@ -34,6 +34,10 @@ def test_each_fault_is_detected():
     q[:, 0] += np.arange(len(q)) * 0.5 / 50  # slide at 0.5 m/s with feet on the floor
     r = inspect_motion(Motion.from_qpos(q, 50))
     assert r["foot_skating_cm_s"] == pytest.approx(50, rel=0.02) and "foot skating" in " ".join(r["flags"])
+    assert r["stance_foot_speed_cm_s"] == pytest.approx(50, rel=0.02) and r["root_speed_cm_s"] == pytest.approx(50, rel=0.02)
+    q[:, 2] += 0.2  # the same slide 20 cm up: no contact, so no skating, but the lower foot still slides
+    r = inspect_motion(Motion.from_qpos(q, 50))
+    assert r["foot_skating_cm_s"] is None and r["stance_foot_speed_cm_s"] == pytest.approx(50, rel=0.02)
     q = base.qpos.copy()
     q[:, 2] += 0.2
     assert "floating" in " ".join(inspect_motion(Motion.from_qpos(q, 50))["flags"])
@@ -45,6 +49,13 @@ def test_each_fault_is_detected():
     r = inspect_motion(Motion.from_qpos(q, 50))
     assert r["joint_limit_violation_frames"] == 1 and r["worst_limit_joint"] == "left_knee_joint"
     assert inspect_motion(Motion.from_qpos(q, 50), thresholds=QualityThresholds(max_joint_vel_rad_s=1e3, limit_tolerance_rad=1.0))["flags"] == []
+
+
+def test_a_real_walk_steps_on_its_stance_foot(data_dir, clip_rows):
+    """In a recorded walk the supporting foot stays nearly put while the root travels."""
+    row = clip_rows["asap/walk_level1"]
+    r = inspect_motion(Motion.load(data_dir / row["file"], default_fps=row["fps"], limits="ignore"))
+    assert r["root_speed_cm_s"] > 25 and r["stance_foot_speed_cm_s"] < 0.6 * r["root_speed_cm_s"], r
 
 
 def test_folder_with_broken_csv_reports_the_rest(small_corpus, capsys):
