@@ -300,7 +300,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _guidance_costs(args: argparse.Namespace) -> list:
     """Guidance costs from the ``sample`` command's goal flags (files are read and checked here)."""
-    from motionfm.guidance import FootSkating, load_keyframes, load_scene, load_waypoints, parse_joystick
+    from motionfm.guidance import FootSkating, StanceFoot, load_keyframes, load_scene, load_waypoints, parse_joystick
 
     costs: list = []
     if args.joystick:
@@ -313,6 +313,8 @@ def _guidance_costs(args: argparse.Namespace) -> list:
         costs.append(load_waypoints(args.waypoints))
     if costs and args.skating_weight > 0:
         costs.append(FootSkating(args.skating_weight))
+    if args.stance_foot_weight > 0:  # alone too: it is a plausibility goal of its own
+        costs.append(StanceFoot(args.stance_foot_weight))
     return costs
 
 
@@ -428,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keyframes", metavar="KF.npz", help="poses or partial targets at given times")
     g.add_argument("--waypoints", metavar="WP.json", help="root positions to reach by given times")
     g.add_argument("--skating-weight", type=float, default=0.0, help="weight of a foot-skating regulariser (0: off)")
+    g.add_argument("--stance-foot-weight", type=float, default=0.0,
+                   help="keep the supporting (lower) foot from sliding, so walks step instead of gliding; 3 is a good start (0: off)")
     g.add_argument("--plot", metavar="PNG", help="also write the root path (and obstacles/goals) as a picture")
     s.set_defaults(func=_cmd_sample)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from motionfm.guidance import (
-    GuidanceConfig, GuidanceFileError, Joystick, Keyframes, MotionView, Obstacles, Scene, Waypoints, load_keyframes, load_scene,
+    GuidanceConfig, GuidanceFileError, Joystick, Keyframes, MotionView, Obstacles, Scene, StanceFoot, Waypoints, load_keyframes, load_scene,
     load_waypoints, parse_joystick, relaxed_log_barrier,
 )
 from motionfm.motion import Motion
@@ -95,6 +95,15 @@ def test_costs_are_zero_at_their_goal_and_grow_away_from_it(walk):
     far = Obstacles.create(cylinders=[[mid[0], mid[1] + 5, 0.2, 1.0]])
     assert blocked.evaluate(walk)["collision"] == 1.0 and far.evaluate(walk)["collision"] == 0.0
     assert float(blocked(view)) > 1.0 and float(far(view)) == 0.0
+
+    # the same legs with the root gliding 0.5 m/s faster: the supporting foot slides, and lifting
+    # every foot 20 cm does not hide it (the cost has no contact height to escape above)
+    stance = StanceFoot()
+    glide_pos = walk.root_pos + np.arange(walk.num_frames)[:, None] * [0.5 / walk.fps, 0.0, 0.0]
+    glide, lifted = walk.replace(root_pos=glide_pos), walk.replace(root_pos=glide_pos + [0.0, 0.0, 0.2])
+    assert float(stance(_view(glide))) > float(stance(view)) + 0.1
+    assert float(stance(_view(lifted))) == pytest.approx(float(stance(_view(glide))), rel=1e-3)
+    assert stance.evaluate(glide)["stance_foot_cm_s"] > stance.evaluate(walk)["stance_foot_cm_s"] + 30
 
 
 # ----------------------------------------------------------------------------- files
@@ -203,10 +212,12 @@ def test_sample_command_with_goal_flags(tmp_path, capsys):
     wp.write_text(json.dumps({"waypoints": [{"t": 2.5, "xy": [1.5, 0.5]}]}))
     out, png = tmp_path / "m.npz", tmp_path / "path.png"
     assert main(["sample", "--text", "a person walks forward", "--seconds", "3", "--waypoints", str(wp),
-                 "--out", str(out), "--plot", str(png)]) == 0
+                 "--stance-foot-weight", "3", "--out", str(out), "--plot", str(png)]) == 0
     m = Motion.load(out)
     assert np.linalg.norm(m.root_pos[75, :2] - [1.5, 0.5]) < 0.3
-    assert "waypoint_error_cm" in capsys.readouterr().out and np.asarray(Image.open(png).convert("L")).std() > 10
+    printed = capsys.readouterr().out
+    assert "waypoint_error_cm" in printed and "stance_foot_cm_s" in printed and np.asarray(Image.open(png).convert("L")).std() > 10
+    assert StanceFoot().evaluate(m)["stance_foot_cm_s"] < 40  # unguided walks slide theirs at ~90 cm/s
     bad = tmp_path / "scene.json"
     bad.write_text('{"spheres": [{"center": [1, 0], "radius": 0.2}]}')
     assert main(["sample", "--obstacles", str(bad), "--out", str(tmp_path / "x.npz")]) == 2

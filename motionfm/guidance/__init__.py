@@ -10,14 +10,14 @@ tokenizer decoder and the JAX forward kinematics; :class:`Guide` turns them into
 """
 
 from motionfm.guidance.costs import (
-    Cost, FootSkating, GroundPenetration, JointLimits, Joystick, Keyframes, MotionView, Obstacles, Waypoints, evaluate,
+    Cost, FootSkating, GroundPenetration, JointLimits, Joystick, Keyframes, MotionView, Obstacles, StanceFoot, Waypoints, evaluate,
 )
 from motionfm.guidance.files import GuidanceFileError, load_keyframes, load_scene, load_waypoints, parse_joystick
 from motionfm.guidance.guide import Guide, GuideArgs, GuidanceConfig, PassContext, as_costs
 from motionfm.guidance.sdf import Scene, relaxed_log_barrier
 
 __all__ = [
-    "Cost", "FootSkating", "GroundPenetration", "Guide", "GuidanceFileError", "GuideArgs", "GuidanceConfig", "JointLimits", "Joystick",
+    "Cost", "FootSkating", "GroundPenetration", "Guide", "GuidanceFileError", "GuideArgs", "GuidanceConfig", "JointLimits", "Joystick", "StanceFoot",
     "Keyframes", "MotionView", "Obstacles", "PassContext", "Scene", "Waypoints", "as_costs", "evaluate",
     "load_keyframes", "load_scene", "load_waypoints", "parse_joystick", "relaxed_log_barrier",
 ]
