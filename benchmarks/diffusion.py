@@ -4,7 +4,8 @@
 
 Prints: time to sample 10 s of motion (one sample, 20 DDIM steps, after compile; median of 5) and a
 batch of 16, then the `data inspect` checks (foot penetration, skating, joint limits, NaN) over
-samples from the corpus' own captions, next to the same checks on the real clips (the ceiling), and
+samples from the corpus' own captions, next to the same checks on the real clips (the ceiling) and on
+the same samples drawn with the `StanceFoot` guidance cost (`stance3_*`, weight 3), and
 the text-motion evaluator's figures (FID, R-precision top-1/2/3, diversity, MM-Dist; `motionfm eval
 diffusion`) for one motion per held-out window's caption, next to held-out real windows (the ceiling).
 """
@@ -25,6 +26,7 @@ from motionfm.cli import default_data_dir  # noqa: E402
 from motionfm.data.quality import inspect_folder, inspect_motion  # noqa: E402
 from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE  # noqa: E402
 from motionfm.evaluation import compare_generated, load_evaluator  # noqa: E402
+from motionfm.guidance import StanceFoot  # noqa: E402
 from motionfm.pipeline import load_pretrained  # noqa: E402
 
 
@@ -56,15 +58,19 @@ def main() -> int:
 
     rows = [json.loads(line) for line in (default_data_dir() / "clips.jsonl").read_text().splitlines()]
     captions = [r["captions"][0] for r in rows][:: max(1, len(rows) // args.samples)][: args.samples]
-    reports = []
-    for i, c in enumerate(captions):
-        m = pipe.sample(c, seconds=6, seed=i, guidance_scale=w)[0]
-        assert np.isfinite(m.qpos).all(), c
-        reports.append(inspect_motion(m))
+    def quality(guidance=None) -> list[dict]:
+        out = []
+        for i, c in enumerate(captions):
+            m = pipe.sample(c, seconds=6, seed=i, guidance_scale=w, guidance=guidance)[0]
+            assert np.isfinite(m.qpos).all(), c
+            out.append(inspect_motion(m))
+        return out
+
+    reports, stance_reports = quality(), quality([StanceFoot(3.0)])
     real = inspect_folder(default_data_dir())["totals"]
 
-    def mean(k: str) -> float:
-        vals = [r[k] for r in reports if r.get(k) is not None]
+    def mean(k: str, reps: list[dict] | None = None) -> float:
+        vals = [r[k] for r in (reports if reps is None else reps) if r.get(k) is not None]
         return float(np.mean(vals)) if vals else float("nan")
 
     row.update({
@@ -81,6 +87,9 @@ def main() -> int:
         "gen_joint_limit_violation_frames": float(sum(r["joint_limit_violation_frames"] for r in reports)),
         "gen_pass_fraction": float(np.mean([r["verdict"] == "pass" for r in reports])),
         "real_pass_fraction": real["passed"] / real["clips"],
+        **{f"stance3_{k}": mean(k, stance_reports) for k in
+           ("foot_penetration_cm", "foot_skating_cm_s", "stance_foot_speed_cm_s", "root_speed_cm_s", "foot_float_cm")},
+        "gen_root_speed_cm_s": mean("root_speed_cm_s"),
     })
     ev = load_evaluator(args.evaluator)
     seconds = ev.config.window / ev.config.fps

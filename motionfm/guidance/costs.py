@@ -431,32 +431,40 @@ class FootSkating:
 
 @struct.dataclass
 class StanceFoot:
-    """Planar speed of the lower foot's sole centre, every frame, in (m/s)²: the supporting foot stays put.
+    """The supporting foot stays put and on the ground: the lower foot's planar speed, every frame,
+    in (m/s)², plus its height above ``float_cm`` in tenths of a metre, squared.
 
-    The foot that counts is picked by a soft minimum of the two feet's lowest sole points
+    The supporting foot is picked by a soft minimum of the two feet's lowest sole points
     (``softness`` in m) with the choice held constant under the gradient, so unlike
-    :class:`FootSkating` no height threshold can be escaped by lifting the feet: the root's travel
-    has to come from the legs stepping. On the shipped model it turns the "moonwalk" of generated
-    walks (stance foot sliding at ~90 cm/s, root ~92 cm/s) into stepping (weight 3: stance foot
-    9-27 cm/s, root ~60 cm/s); see docs/architecture.md.
+    :class:`FootSkating` there is no contact height to escape above: lifting the feet costs more,
+    and the root's travel has to come from the legs stepping (10 cm of float costs as much as a
+    1 m/s slide). On the shipped model it turns the "moonwalk" of generated walks (stance foot
+    sliding at ~90 cm/s) into stepping (weight 3: ~10 cm/s); it also flattens flight phases, so
+    it is not for jumps. Figures in docs/architecture.md.
     """
 
     weight: float = 1.0
     softness: float = 0.01
+    float_cm: float = 3.0
 
     def __call__(self, view: MotionView) -> jax.Array:
         p = _sole_points(view.body_pos, view.body_rot)  # (T, 2, 4, 3)
         c = p.mean(-2)[..., :2]  # (T, 2, 2) sole centres
         v = jnp.diff(c, axis=0, append=c[-1:]) * view.fps
-        w = jax.lax.stop_gradient(jax.nn.softmax(-p[..., 2].min(-1) / self.softness, axis=-1))  # (T, 2)
-        return self.weight * view.mean(jnp.sum(w * jnp.sum(v**2, -1), -1))
+        low = p[..., 2].min(-1)  # (T, 2) lowest sole point of each foot
+        w = jax.lax.stop_gradient(jax.nn.softmax(-low / self.softness, axis=-1))  # (T, 2) which foot supports
+        slide = jnp.sum(w * jnp.sum(v**2, -1), -1)
+        lift = (jax.nn.relu(jnp.sum(w * low, -1) - self.float_cm / 100) / 0.1) ** 2
+        return self.weight * view.mean(slide + lift)
 
     def evaluate(self, motion: Motion) -> dict[str, float]:
         fk = fk_mujoco(motion.qpos)
         p = _sole_points(fk.body_pos, fk.body_rot)
         v = np.linalg.norm(np.diff(p.mean(-2)[..., :2], axis=0), axis=-1) * motion.fps  # (T-1, 2)
-        lower = p[:-1, ..., 2].min(-1).argmin(-1)
-        return {"stance_foot_cm_s": float(100 * v[np.arange(len(v)), lower].mean())}
+        low = p[..., 2].min(-1)  # (T, 2)
+        lower = low[:-1].argmin(-1)
+        return {"stance_foot_cm_s": float(100 * v[np.arange(len(v)), lower].mean()),
+                "stance_foot_height_cm": float(100 * np.median(low.min(-1)))}
 
 
 @struct.dataclass
