@@ -55,8 +55,8 @@ def inspect_motion(
         ``foot_penetration_mean_cm``, ``foot_float_cm`` (median height of the lower foot),
         ``foot_skating_cm_s`` (mean while in contact; null without contact), ``contact_fraction``,
         ``stance_foot_speed_cm_s`` (mean horizontal speed of the lower foot's sole centre),
-        ``root_speed_cm_s`` (mean horizontal root speed), ``root_height_min_m``, ``root_height_max_m``, ``max_joint_vel_rad_s``,
-        ``max_joint_vel_joint``, ``verdict`` and ``flags`` (reasons).
+        ``root_speed_cm_s`` (mean horizontal root speed), ``root_height_min_m``, ``root_height_max_m``,
+        ``max_joint_vel_rad_s``, ``max_joint_vel_joint``, ``verdict`` and ``flags`` (reasons).
     """
     robot = robot or load_g1()
     th = thresholds
@@ -68,6 +68,7 @@ def inspect_motion(
     speed = np.linalg.norm(centre_vel, axis=-1)  # (T, 2)
     skating = float(speed[contact].mean() * 100) if contact.any() else None
     stance = np.take_along_axis(speed, lowest.argmin(-1)[:, None], -1)[:, 0]  # (T,) speed of the lower foot
+    root_vel = np.gradient(motion.root_pos[:, :2], 1.0 / motion.fps, axis=0)  # (T, 2)
 
     excess = motion.joint_limit_violations(th.limit_tolerance_rad)
     raw_excess = motion.joint_limit_violations(0.0)
@@ -87,7 +88,7 @@ def inspect_motion(
         "foot_skating_cm_s": None if skating is None else round(skating, 3),
         "contact_fraction": round(float(contact.any(-1).mean()), 3),
         "stance_foot_speed_cm_s": round(float(stance.mean() * 100), 3),
-        "root_speed_cm_s": round(float(np.linalg.norm(np.gradient(motion.root_pos[:, :2], 1.0 / motion.fps, axis=0), axis=-1).mean() * 100), 3),
+        "root_speed_cm_s": round(float(np.linalg.norm(root_vel, axis=-1).mean() * 100), 3),
         "root_height_min_m": round(float(motion.root_pos[:, 2].min()), 4),
         "root_height_max_m": round(float(motion.root_pos[:, 2].max()), 4),
         "max_joint_vel_rad_s": round(float(jvel.max()), 3),

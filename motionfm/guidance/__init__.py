@@ -17,7 +17,7 @@ from motionfm.guidance.guide import Guide, GuideArgs, GuidanceConfig, PassContex
 from motionfm.guidance.sdf import Scene, relaxed_log_barrier
 
 __all__ = [
-    "Cost", "FootSkating", "GroundPenetration", "Guide", "GuidanceFileError", "GuideArgs", "GuidanceConfig", "JointLimits", "Joystick", "StanceFoot",
-    "Keyframes", "MotionView", "Obstacles", "PassContext", "Scene", "Waypoints", "as_costs", "evaluate",
+    "Cost", "FootSkating", "GroundPenetration", "Guide", "GuidanceFileError", "GuideArgs", "GuidanceConfig", "JointLimits", "Joystick",
+    "Keyframes", "MotionView", "Obstacles", "PassContext", "Scene", "StanceFoot", "Waypoints", "as_costs", "evaluate",
     "load_keyframes", "load_scene", "load_waypoints", "parse_joystick", "relaxed_log_barrier",
 ]
