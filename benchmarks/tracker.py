@@ -15,7 +15,9 @@ Prints:
     and whether it holds the ``stand`` pose for 10 s;
   - **generated motion executed**: the demo-style prompts of :data:`DEMO_PROMPTS` sampled by the
     shipped generator for ``--generated-seeds`` seeds (0, 1, ...) and tracked: how many are
-    executed without a fall (``--generated-seeds 0`` skips it).
+    executed without a fall (``--generated-seeds 0`` skips it); with ``--stance-foot-weight W`` the
+    same prompts and seeds again, sampled with the ``StanceFoot`` guidance cost (walks step instead
+    of gliding), side by side.
 """
 
 from __future__ import annotations
@@ -90,20 +92,25 @@ def training_throughput(backend: str, n_envs: int, steps: int) -> dict:
             "env_steps": last["step"], "wall_s": time.perf_counter() - t0}
 
 
-def generated_tracking(policy, seeds: int, seconds: float = 6.0) -> dict:
-    """Sample each of :data:`DEMO_PROMPTS` for ``seeds`` seeds and track every sample."""
+def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_weight: float = 0.0) -> dict:
+    """Sample each of :data:`DEMO_PROMPTS` for ``seeds`` seeds (with ``StanceFoot`` guidance of that
+    weight when it is positive) and track every sample."""
+    from motionfm.data.quality import inspect_motion
+    from motionfm.guidance import StanceFoot
     from motionfm.pipeline import load_pretrained
     from motionfm.tracker.rollout import track
 
     pipe = load_pretrained()
+    guidance = [StanceFoot(stance_foot_weight)] if stance_foot_weight > 0 else None
     rows = []
     for prompt in DEMO_PROMPTS:
-        for m_i, m in enumerate(pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds)):
+        for m_i, m in enumerate(pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, guidance=guidance)):
             r = track(policy, m)
             rows.append({"prompt": prompt, "sample": m_i, "success": bool(r["success"]), "fell": bool(r["fell"]),
-                         "seconds_up": r["frames"] / r["fps"], "mpbpe_cm": r["mpbpe_cm"]})
+                         "seconds_up": r["frames"] / r["fps"], "mpbpe_cm": r["mpbpe_cm"],
+                         "stance_foot_speed_cm_s": inspect_motion(m)["stance_foot_speed_cm_s"]})
     return {"samples": len(rows), "success": sum(r["success"] for r in rows), "falls": sum(r["fell"] for r in rows),
-            "seconds": seconds, "rows": rows}
+            "seconds": seconds, "stance_foot_weight": stance_foot_weight, "rows": rows}
 
 
 def main(argv=None) -> int:
@@ -115,6 +122,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-train", action="store_true", help="skip the throughput runs")
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument("--generated-seeds", type=int, default=2, help="samples per demo prompt to generate and track (0: skip)")
+    p.add_argument("--stance-foot-weight", type=float, default=0.0,
+                   help="also track the demo prompts sampled with StanceFoot guidance of this weight (0: skip)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
@@ -134,6 +143,8 @@ def main(argv=None) -> int:
         out.update(evaluate_checkpoint(pol, max_clips=args.max_clips))
     if args.generated_seeds:
         out["generated"] = generated_tracking(pol, args.generated_seeds)
+        if args.stance_foot_weight > 0:
+            out["generated_stance"] = generated_tracking(pol, args.generated_seeds, stance_foot_weight=args.stance_foot_weight)
 
     if args.json:
         print(json.dumps(out, indent=1, default=float))
@@ -163,13 +174,20 @@ def main(argv=None) -> int:
             tag = f"[{split}/{cat}]"
             print(f"{tag + ' clips, success, fell':<52}{c['num_clips']:>4d} {c['success_rate']:>5.2f} {c['fall_rate']:>4.2f}")
             print(f"{tag + ' mpbpe / local (cm), joints (rad)':<52}{c['mpbpe_cm']:>5.1f} {c['mpbpe_local_cm']:>4.1f} {c['joint_error_rad']:>4.2f}")
-    g = out.get("generated")
-    if g:
-        print(f"{'generated (demo prompts) executed without a fall':<52}{g['samples'] - g['falls']:>6d} / {g['samples']}")
+    for key in ("generated", "generated_stance"):
+        g = out.get(key)
+        if not g:
+            continue
+        how = f", StanceFoot {g['stance_foot_weight']:g}" if g["stance_foot_weight"] else ""
+        print(f"{'generated (demo prompts' + how + ') without a fall, success':<52}{g['samples'] - g['falls']:>6d} / {g['samples']}, {g['success']}")
         for prompt in DEMO_PROMPTS:
             rows = [r for r in g["rows"] if r["prompt"] == prompt]
             up = ", ".join(f"{r['seconds_up']:.1f}" for r in rows)
             print(f"{'  ' + prompt + ' (s up of ' + str(g['seconds']) + ')':<52}{up:>14}")
+            err = ", ".join(f"{r['mpbpe_cm']:.0f}" for r in rows)
+            slide = ", ".join(f"{r['stance_foot_speed_cm_s']:.0f}" for r in rows)
+            print(f"{'    mpbpe (cm)':<52}{err:>14}")
+            print(f"{'    stance-foot speed of the sample (cm/s)':<52}{slide:>14}")
     return 0
 
 
