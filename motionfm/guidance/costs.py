@@ -79,7 +79,9 @@ def _times(times: Any, name: str) -> np.ndarray:
 
 
 def _smooth(x: jax.Array, valid: jax.Array, frames: int) -> jax.Array:
-    """Moving average ``(T, C)`` of ``x (T, C)`` over ``frames`` frames, over valid frames only."""
+    """Moving average ``(T, C)`` of ``x (T, C)`` over ``frames`` frames (at most ``T``: a longer
+    kernel would make ``mode="same"`` return the kernel's length), over valid frames only."""
+    frames = max(1, min(frames, x.shape[0]))
     k = jnp.ones(frames) / frames
     num = jax.vmap(lambda c: jnp.convolve(c * valid, k, mode="same"), 1, 1)(x)
     den = jnp.convolve(valid, k, mode="same")[:, None]
