@@ -136,12 +136,23 @@ class RecedingResult:
         return path
 
 
+KNOT_BUCKET = 4
+"""Window profiles have a multiple of this many knots, so re-plans whose windows hold different
+numbers of script knots share one compiled guided sampler (each new count compiled it again: ~15 s)."""
+
+
 def window_joystick(joystick: Joystick, start_s: float, horizon_s: float) -> Joystick:
     """The commands of ``joystick`` (times from the run's start) over ``[start_s, start_s + horizon_s]``,
-    as a profile whose time 0 is ``start_s`` (a plan's time 0: its history's last frame)."""
+    as a profile whose time 0 is ``start_s`` (a plan's time 0: its history's last frame).
+
+    Knots past the horizon pad the profile to a multiple of :data:`KNOT_BUCKET` knots; they hold the
+    horizon's command, so the commands inside the plan are unchanged."""
     knots = np.asarray(joystick.times, np.float64) - start_s
     local = np.unique(np.concatenate([[0.0, horizon_s], knots[(knots > 0) & (knots < horizon_s)]]))
-    commands = joystick.command(local + start_s)
+    commands = np.asarray(joystick.command(local + start_s))
+    pad = -len(local) % KNOT_BUCKET
+    local = np.concatenate([local, horizon_s + np.arange(1, pad + 1)])
+    commands = np.concatenate([commands, np.repeat(commands[-1:], pad, 0)])
     return Joystick.profile(local, commands, weight=joystick.weight, yaw_weight=joystick.yaw_weight, window=joystick.window)
 
 

@@ -34,6 +34,9 @@ def test_window_joystick_shifts_the_script_to_the_plan_start(tmp_path):
     np.testing.assert_allclose(np.asarray(w.command(np.array([0.0, 1.0, 2.0]))),
                                np.asarray(j.command(np.array([2.0, 3.0, 4.0]))), atol=1e-6)
     assert float(np.asarray(w.command(np.array([1.0])))[0, 2]) == pytest.approx(0.4)
+    # every window has the same number of knots, so re-plans reuse one compiled sampler
+    sizes = {window_joystick(j, t0, 2.0).times.shape for t0 in (0.0, 1.0, 2.0, 2.5, 4.0)}
+    assert sizes == {(4,)}
 
 
 def test_metrics_from_arrays_joystick_collisions_and_falls():
@@ -54,10 +57,15 @@ def test_metrics_from_arrays_joystick_collisions_and_falls():
     # plans that each walk at 0.5 m/s from where a robot marching in place stands: the tracked plan
     # frames jump back at every re-plan; each segment measured on its own, the plans asked for 0.5
     seg = np.concatenate([_walk(4.0, 0.0)[:1]] + [_walk(1.0, 0.5)[1:] for _ in range(4)])
-    planned = receding_metrics(dict(still, ref_qpos=seg, segment_start=np.arange(4) * 50))
+    planned_arrays = lambda arr, ref: dict(arr, ref_qpos=ref, segment_start=np.arange(4) * 50)  # noqa: E731
+    planned = receding_metrics(planned_arrays(still, seg))
     assert planned["joystick_plan"]["mean_vx"] == pytest.approx(0.5, abs=0.02)
     assert planned["joystick_plan"]["velocity_error"] < 0.05 and planned["joystick"]["velocity_error"] > 0.9
     assert receding_metrics(dict(still, ref_qpos=seg))["joystick_plan"]["mean_vx"] < 0.45  # across the jumps
+    # a fall 22 frames into the last segment (shorter than the 25-frame joystick window) still measures
+    fell = {k: v[:173] if k in ("qpos", "ref_qpos", "command") else v for k, v in planned_arrays(still, seg).items()}
+    m = receding_metrics(dict(fell, fell=True))
+    assert m["fell"] and m["joystick_plan"]["mean_vx"] == pytest.approx(0.5, abs=0.05)
 
     # a pillar at x = 1 m: the walking robot passes through it, the standing one stays clear
     pillar = Obstacles(Scene.create(cylinders=[[1.0, 0.0, 0.2, 1.0]]))
