@@ -8,7 +8,8 @@ Prints:
     brax's PPO with the CPU preset) for the plain-MuJoCo backend and for MJX, measured in this one
     run on the same clips, and their ratio; compile time excluded (the first logged PPO iteration
     is dropped) and reported separately; env-only steps/s (batched step + adaptive reset, no
-    policy) for each backend;
+    policy) for each backend; plain-MuJoCo collection alone (policy + env, no PPO update) and the
+    update's share of the training time that follows from it;
   - numpy policy inference latency per step (median, single observation) and its parameter count;
   - plain-MuJoCo evaluation (success rate, mpbpe, joint error, falls) on the clips the checkpoint
     held out of training, overall and per category, and on its training clips for comparison;
@@ -92,6 +93,57 @@ def training_throughput(backend: str, n_envs: int, steps: int) -> dict:
             "env_steps": last["step"], "wall_s": time.perf_counter() - t0}
 
 
+def collection_throughput(backend: str, n_envs: int, steps: int) -> dict:
+    """Experience collection alone: brax's ``generate_unroll`` (policy + env step + resets) with the
+    CPU preset's freshly initialised networks, in training's shape (4 unrolls of 20 steps per
+    call), no PPO update. Beside :func:`training_throughput` it splits a training step's time into
+    collection and update."""
+    import jax
+    import jax.numpy as jnp
+    from brax.training import acting
+    from brax.training.acme import running_statistics, specs
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from motionfm.tracker.config import PRESETS
+    from motionfm.tracker.env import make_env, wrap_for_tracking
+    from motionfm.tracker.train import network_factory
+
+    cfg = PRESETS["cpu"]
+    base = make_env(_motions(), dataclasses.replace(cfg.env, backend=backend))
+    env = wrap_for_tracking(base)
+    nets = network_factory(cfg)(base.observation_size, base.action_size,
+                                preprocess_observations_fn=running_statistics.normalize)
+    key = jax.random.PRNGKey(0)
+    norm = running_statistics.init_state({k: specs.Array(v, jnp.float32) for k, v in base.observation_size.items()})
+    policy = ppo_networks.make_inference_fn(nets)((norm, nets.policy_network.init(key), nets.value_network.init(key)))
+    unroll_length, unrolls = cfg.ppo.unroll_length, 4
+    extra = ("truncation", "episode_metrics", "episode_done")
+
+    @jax.jit
+    def collect(state, k):
+        def one(carry, _):
+            s, kk = carry
+            kk, nk = jax.random.split(kk)
+            s, data = acting.generate_unroll(env, s, policy, kk, unroll_length, extra_fields=extra)
+            return (s, nk), data
+        (state, _), data = jax.lax.scan(one, (state, k), (), length=unrolls)
+        return state, data
+
+    t = time.perf_counter()
+    state = jax.jit(env.reset)(jax.random.split(key, n_envs))
+    state, data = collect(state, key)
+    jax.block_until_ready(data)
+    compile_s = time.perf_counter() - t
+    calls = max(1, steps // (n_envs * unroll_length * unrolls))
+    t, cpu = time.perf_counter(), time.process_time()
+    for i in range(calls):
+        state, data = collect(state, jax.random.PRNGKey(i + 1))
+    jax.block_until_ready(data)
+    wall = time.perf_counter() - t
+    return {"backend": backend, "envs": n_envs, "collect_env_steps_per_s": calls * n_envs * unroll_length * unrolls / wall,
+            "cores_busy": (time.process_time() - cpu) / wall, "compile_s": compile_s}
+
+
 def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_weight: float = 0.0) -> dict:
     """Sample each of :data:`DEMO_PROMPTS` for ``seeds`` seeds (with ``StanceFoot`` guidance of that
     weight when it is positive) and track every sample."""
@@ -134,6 +186,9 @@ def main(argv=None) -> int:
         out["env"] = [env_throughput(b, args.envs, 40 if b == "mujoco" else 8) for b in ("mujoco", "mjx")]
         out["train"] = [training_throughput(b, args.envs, args.steps) for b in ("mujoco", "mjx")]
         out["train_speedup"] = out["train"][0]["train_env_steps_per_s"] / out["train"][1]["train_env_steps_per_s"]
+        # Where plain-MuJoCo training's time goes: collection alone against the whole training step.
+        out["collect"] = collection_throughput("mujoco", args.envs, args.steps)
+        out["update_share"] = 1.0 - out["train"][0]["train_env_steps_per_s"] / out["collect"]["collect_env_steps_per_s"]
     pol = load_policy(args.checkpoint)
     out["policy"] = {"latency_ms": inference_latency_ms(pol), "params": pol.num_params,
                      "training": pol.metadata.get("training", {})}
@@ -158,6 +213,10 @@ def main(argv=None) -> int:
         print(f"{'  first PPO iteration incl. compile (s)':<52}{e['first_iteration_s']:>14.1f}")
     if "train_speedup" in out:
         print(f"{'TRAINING speed-up, mujoco / mjx (same run)':<52}{out['train_speedup']:>14.2f}")
+    if "collect" in out:
+        print(f"{'collection only (sim+policy, no update), mujoco':<52}{out['collect']['collect_env_steps_per_s']:>14.0f}")
+        print(f"{'  cores busy during collection (CPU time / wall)':<52}{out['collect']['cores_busy']:>14.2f}")
+        print(f"{'  PPO update share of plain-MuJoCo training time':<52}{out['update_share']:>14.2f}")
     print(f"{'policy latency, numpy, 1 obs (ms)':<52}{out['policy']['latency_ms']:>14.4f}")
     print(f"{'policy parameters':<52}{out['policy']['params']:>14d}")
     tr = out["policy"]["training"]
