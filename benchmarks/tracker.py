@@ -95,8 +95,8 @@ def training_throughput(backend: str, n_envs: int, steps: int) -> dict:
 
 def collection_throughput(backend: str, n_envs: int, steps: int) -> dict:
     """Experience collection alone: brax's ``generate_unroll`` (policy + env step + resets) with the
-    CPU preset's freshly initialised networks, in training's shape (4 unrolls of 20 steps per
-    call), no PPO update. Beside :func:`training_throughput` it splits a training step's time into
+    CPU preset's freshly initialised networks, in training's shape (``num_minibatches`` unrolls of
+    ``unroll_length`` steps per call), no PPO update. Beside :func:`training_throughput` it splits a training step's time into
     collection and update."""
     import jax
     import jax.numpy as jnp
@@ -116,7 +116,9 @@ def collection_throughput(backend: str, n_envs: int, steps: int) -> dict:
     key = jax.random.PRNGKey(0)
     norm = running_statistics.init_state({k: specs.Array(v, jnp.float32) for k, v in base.observation_size.items()})
     policy = ppo_networks.make_inference_fn(nets)((norm, nets.policy_network.init(key), nets.value_network.init(key)))
-    unroll_length, unrolls = cfg.ppo.unroll_length, 4
+    # training_throughput trains with batch_size = n_envs, so a training step collects
+    # batch_size * num_minibatches // num_envs = num_minibatches unrolls.
+    unroll_length, unrolls = cfg.ppo.unroll_length, cfg.ppo.num_minibatches
     extra = ("truncation", "episode_metrics", "episode_done")
 
     @jax.jit
