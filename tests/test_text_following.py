@@ -64,6 +64,12 @@ def test_checks_tell_real_opposites_apart(walk: Motion):
     dl, dr = describe_motion(left), describe_motion(right)
     assert dl.left_hand_rise_m > 0.4 and abs(dl.right_hand_rise_m) < 1e-6
     assert CHECKS["raise_hand"].passes(dl, dr) and not CHECKS["raise_hand"].passes(dr, dl)
+    # a hand held up from the first frame on (a generated wave may start mid-action) was raised:
+    # the rise is measured from the rest pose, not from frame 0
+    held = Motion.from_qpos(np.repeat(left.qpos[-1:], 60, 0), 30.0)
+    dh = describe_motion(held)
+    assert dh.left_hand_rise_m > 0.4 and abs(dh.right_hand_rise_m) < 1e-6
+    assert CHECKS["raise_hand"].passes(dh, describe_motion(held.mirror()))
     # a still motion fails every check against itself
     still = Motion.from_qpos(np.repeat(load_g1().default_qpos[None].astype(np.float64), 60, 0), 30.0)
     ds = describe_motion(still)

@@ -75,7 +75,8 @@ PRESETS: dict[str, tuple[DenoiserConfig, DiffusionTrainConfig]] = {
 """Named (denoiser, training) configurations: ``small`` trains on 2 CPU cores in under an hour
 (the shipped model); ``large`` is for GPUs and LAFAN1/AMASS-size corpora (10 s windows). Both
 cross-attend to 16 MiniLM token states (captions are short): text following 5/32 -> 23/32 over the
-pooled-only model (docs/architecture.md)."""
+pooled-only model, hands measured from frame 0 (62/64 with 8 seeds, hands measured from the rest
+pose; docs/architecture.md)."""
 
 
 def load_config(name_or_path: str) -> tuple[DenoiserConfig, DiffusionTrainConfig]:

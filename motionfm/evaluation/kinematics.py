@@ -16,6 +16,7 @@ to the left.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import numpy as np
@@ -43,7 +44,11 @@ class Descriptors:
         yaw_change_rad: heading change from first to last frame, unwrapped (+ left turn).
         speed_mps: mean horizontal root speed (m/s).
         left_hand_rise_m / right_hand_rise_m: highest wrist height above the pelvis minus its height
-            at frame 0 (m): how far each hand was raised at its highest.
+            in the G1's ``stand`` pose, arms hanging (m): how far each hand was raised at its
+            highest. Measured from that rest pose rather than from frame 0, because a generated
+            motion may begin mid-action (trained on windows cut anywhere in a clip): a wave that
+            starts with the hand already up and keeps it up did raise the hand (from frame 0 it
+            measured 1-12 cm, against 45-55 cm above the rest pose).
         root_z_range_m: highest minus lowest root height (m); jumps and squats move it most.
         airborne_fraction: share of frames with both feet off the ground (see ``_AIRBORNE_M``).
     """
@@ -58,6 +63,14 @@ class Descriptors:
     airborne_fraction: float
 
 
+@functools.lru_cache(maxsize=1)
+def _rest_wrist_height() -> np.ndarray:
+    """``(2,)`` left and right wrist height above the pelvis in the G1's ``stand`` pose (m)."""
+    robot = load_g1()
+    body = fk_mujoco(robot.default_qpos[None], robot).body_pos[0]
+    return body[[_LEFT_WRIST, _RIGHT_WRIST], 2] - body[0, 2]
+
+
 def describe_motion(motion: Motion) -> Descriptors:
     """:class:`Descriptors` of ``motion`` (any fps; a :class:`Motion` has at least two frames)."""
     m = motion.canonicalize(0)
@@ -66,7 +79,7 @@ def describe_motion(motion: Motion) -> Descriptors:
     step = np.linalg.norm(np.diff(pos[:, :2], axis=0), axis=1)
     body = fk_mujoco(m.qpos, load_g1()).body_pos  # (T, 30, 3)
     wrist_rel = body[:, [_LEFT_WRIST, _RIGHT_WRIST], 2] - body[:, :1, 2]  # (T, 2) height above the pelvis
-    rise = wrist_rel.max(axis=0) - wrist_rel[0]
+    rise = wrist_rel.max(axis=0) - _rest_wrist_height()
     feet = body[:, _FEET, 2]  # (T, 2)
     lifted = feet - np.percentile(feet, 10, axis=0) > _AIRBORNE_M
     return Descriptors(forward_m=float(pos[-1, 0]), lateral_m=float(pos[-1, 1]),
