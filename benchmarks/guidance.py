@@ -40,7 +40,7 @@ from motionfm.data.quality import inspect_motion  # noqa: E402
 from motionfm.guidance import GuidanceConfig, Joystick, Keyframes, Obstacles, Waypoints  # noqa: E402
 from motionfm.guidance.plot import draw_goals  # noqa: E402
 from motionfm.motion import Motion  # noqa: E402
-from motionfm.pipeline import load_pretrained  # noqa: E402
+from motionfm.pipeline import load_pretrained, with_sampler  # noqa: E402
 from motionfm.robot import G1_BODY_NAMES, fk_mujoco  # noqa: E402
 
 TEXT = "a person walks forward"
@@ -82,12 +82,14 @@ def main() -> int:
     p.add_argument("--out", default="out/guidance_bench", help="folder for the plots")
     p.add_argument("--diffusion", help="diffusion checkpoint (default: the shipped one; its tokenizer comes with it)")
     p.add_argument("--evaluator", help="evaluator checkpoint for the naturalness FID (default: the shipped one)")
+    p.add_argument("--num-steps", type=int, help="inference steps (default: the pipeline's)")
+    p.add_argument("--solver", choices=["ddim", "dpmpp_2m"], help="sampler (default: the pipeline's)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     say = functools.partial(print, file=sys.stderr if args.json else sys.stdout)  # --json: stdout is the JSON alone
-    pipe = load_pretrained(args.diffusion)
+    pipe = with_sampler(load_pretrained(args.diffusion), args.num_steps, args.solver)
     cfg = GuidanceConfig()
     secs = args.seconds
     row: dict[str, float | str] = {"config": str(cfg)}

@@ -31,21 +31,21 @@ def real_corpora() -> list[str]:
     return [str(default_data_dir())] + sorted(str(p) for p in base.glob("*") if (p / "clips.jsonl").is_file())
 
 
-def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_steps: int,
-        guidance_scale: float | None = None) -> dict:
+def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_steps: int | None,
+        guidance_scale: float | None = None, solver: str | None = None) -> dict:
     from motionfm.evaluation.kinematics import PAIRED_CHECKS, describe_motion, real_examples
     from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE
-    from motionfm.pipeline import load_pretrained
+    from motionfm.pipeline import load_pretrained, with_sampler
 
     guidance_scale = DEFAULT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
-    pipe = load_pretrained(diffusion)
+    pipe = with_sampler(load_pretrained(diffusion), num_steps, solver)
     corpora = real_corpora()
     rows = []
     for check in PAIRED_CHECKS:
         t0 = time.perf_counter()
         gen = {}
         for side, prompt in (("a", check.prompt_a), ("b", check.prompt_b)):
-            motions = pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, num_steps=num_steps,
+            motions = pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds,
                                    guidance_scale=guidance_scale)
             gen[side] = [describe_motion(m) for m in motions]
         ok = [bool(check.passes(a, b)) for a, b in zip(gen["a"], gen["b"])]
@@ -60,7 +60,8 @@ def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_
                      "seconds": round(time.perf_counter() - t0, 1)})
     passed, cases = sum(r["passed"] for r in rows), sum(r["cases"] for r in rows)
     rp, rc = sum(r["real_passed"] for r in rows), sum(r["real_cases"] for r in rows)
-    return {"diffusion": diffusion or "checkpoints/diffusion", "seeds": seeds, "seconds": seconds, "num_steps": num_steps,
+    return {"diffusion": diffusion or "checkpoints/diffusion", "seeds": seeds, "seconds": seconds, "num_steps": pipe.num_steps,
+            "solver": pipe.solver,
             "guidance_scale": guidance_scale, "checks": rows, "pass_rate": passed / max(1, cases), "passed": passed, "cases": cases,
             "real_pass_rate": rp / max(1, rc), "real_passed": rp, "real_cases": rc}
 
@@ -71,12 +72,13 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=4, help="samples per prompt (pairs per check)")
     p.add_argument("--seconds", type=float, default=4.0, help="length of each sample")
     p.add_argument("--real-pairs", type=int, default=8, help="pairs of real clips per check (the ceiling)")
-    p.add_argument("--num-steps", type=int, default=20, help="DDIM steps")
+    p.add_argument("--num-steps", type=int, help="inference steps (default: the pipeline's)")
+    p.add_argument("--solver", choices=["ddim", "dpmpp_2m"], help="sampler (default: the pipeline's)")
     p.add_argument("--guidance-scale", type=float, nargs="+", default=[None],
                    help="classifier-free guidance weight(s) (default: the sampler's); several print one table each")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    outs = [run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps, w) for w in args.guidance_scale]
+    outs = [run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps, w, args.solver) for w in args.guidance_scale]
     if args.json:
         print(json.dumps(outs[0] if len(outs) == 1 else outs, indent=1))
         return 0
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
 
 
 def print_table(out: dict) -> None:
-    print(f"text following of {out['diffusion']}: {out['seeds']} seeds x {out['seconds']:g} s, {out['num_steps']} DDIM steps, "
+    print(f"text following of {out['diffusion']}: {out['seeds']} seeds x {out['seconds']:g} s, {out['num_steps']} {out['solver']} steps, "
           f"guidance scale {out['guidance_scale']:g}")
     print(f"{'check':<12}{'generated':>11}{'real':>9}   rule")
     for r in out["checks"]:

@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--history", help="a motion file to continue from")
     s.add_argument("--guidance-scale", type=float,
                    help="classifier-free guidance weight (default: the sampler's, motionfm.diffusion.DEFAULT_GUIDANCE_SCALE)")
-    s.add_argument("--steps", type=int, default=20, help="DDIM steps")
+    s.add_argument("--steps", type=int, help="inference steps (default: the pipeline's, MotionPipeline.num_steps)")
     s.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     s.add_argument("--out", default="motion.npz", help="output .npz or .csv (numbered when several)")
     g = s.add_argument_group("guidance (goals at sampling time; formats: motionfm.guidance.files)")

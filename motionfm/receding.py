@@ -174,7 +174,7 @@ def run_receding(
     obstacles: Obstacles | None = None,
     extra_guidance: Sequence[Cost] = (),
     seed: int = 0,
-    num_steps: int = 20,
+    num_steps: int | None = None,
     policy=None,
     init_state: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = True,
@@ -194,7 +194,7 @@ def run_receding(
         obstacles: obstacles in the world frame (the robot starts at the origin facing +x).
         extra_guidance: further costs, applied to every plan as they are (time 0 = the re-plan).
         seed: the run's seed (re-plan ``k`` samples with ``seed + k``).
-        num_steps: DDIM steps per plan.
+        num_steps: inference steps per plan (``None``: the pipeline's, ``pipe.num_steps``).
         policy: the tracker (default ``pipe.tracker``, the shipped one).
         init_state: the robot's ``(qpos (36,), qvel (35,))`` at the start (default :func:`start_state`);
             it has been standing still there for ``history_s`` when the run starts.

@@ -68,7 +68,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           policy=policy)
     path = result.save(out)
     settings = {"text": text, "seconds": args.seconds, "horizon_s": args.horizon, "execute_s": args.execute,
-                "seed": args.seed, "steps": args.steps, "joystick_script": args.joystick_script, "joystick": args.joystick,
+                "seed": args.seed, "steps": args.steps or pipe.num_steps, "solver": pipe.solver, "joystick_script": args.joystick_script, "joystick": args.joystick,
                 "obstacles": args.obstacles, "tracker": args.tracker}
     if args.json:
         print(json.dumps(_jsonable({"out": str(path), "settings": settings, **result.metrics})))
@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=float, default=2.0, help="seconds of each plan (default 2)")
     p.add_argument("--execute", type=float, default=1.0,
                    help="seconds of each plan executed before re-planning (default 1; a multiple of 0.02)")
-    p.add_argument("--steps", type=int, default=20, help="DDIM steps per plan (default 20)")
+    p.add_argument("--steps", type=int, help="inference steps per plan (default: the pipeline's, MotionPipeline.num_steps)")
     p.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     p.add_argument("--tracker", help="tracker checkpoint folder (default: the shipped one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

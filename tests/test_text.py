@@ -124,6 +124,11 @@ def test_encode_tokens(enc: TextEncoder) -> None:
     assert ids8[0, 0] == 101 and ids8[0, 7] == 102 and ids8[2, 7] == 102  # [CLS] ... [SEP]
     with pytest.raises(ValueError, match="length"):
         enc.encode_tokens(texts, length=1000)
+    # Both at once (one forward pass): the same as the two calls, also for the text cut to 8 tokens.
+    emb, t8b, m8b = enc.encode_with_tokens(texts, length=8)
+    np.testing.assert_allclose(emb, enc.encode(texts), atol=2e-5)
+    np.testing.assert_allclose(t8b, t8, atol=2e-5)
+    np.testing.assert_array_equal(m8b, m8)
 
 
 def test_empty_and_bad_inputs(enc: TextEncoder) -> None:

@@ -1,4 +1,5 @@
-"""DDIM noise scheduler with immutable state and a pure ``step()`` (diffusers' Flax scheduler design).
+"""DDIM noise scheduler with immutable state and a pure ``step()`` (diffusers' Flax scheduler design),
+and DPM-Solver++(2M)'s multistep correction of the predicted ``x0`` (:func:`multistep_coefficients`).
 
 Everything is a pure function of a :class:`SchedulerState`, so sampling loops are ``lax.scan``-able
 and jit-compiled once. The model may predict ``"epsilon"`` (the noise), ``"sample"`` (the clean
@@ -121,3 +122,22 @@ def step(
     if key is not None and eta > 0:
         prev = prev + sigma * jax.random.normal(key, x0.shape, x0.dtype)
     return prev
+
+
+def multistep_coefficients(state: SchedulerState) -> jax.Array:
+    """``(S,)`` DPM-Solver++(2M) weights ``c_i``: step ``i`` uses ``D = x0_i + c_i (x0_i - x0_{i-1})``.
+
+    DPM-Solver++ (Lu et al. 2022) in its data-prediction form: a first-order step from ``t_i`` to
+    ``t_{i+1}`` is exactly the deterministic DDIM step (:func:`step` with ``eta=0``) taken with the
+    predicted ``x0``; the second-order multistep variant takes the same step with ``D`` instead,
+    extrapolated from the previous step's prediction, with ``c_i = 1 / (2 r_i)``, ``r_i = h_{i-1} / h_i``
+    and ``h_i = lambda_{t_{i+1}} - lambda_{t_i}`` (``lambda = log(alpha / sigma)``, half the log-SNR).
+    The first step has no previous prediction and the last (to ``sigma = 0``, where ``h`` is
+    infinite) stays first order (diffusers' ``lower_order_final``): both get ``c = 0``.
+    """
+    ts = state.timesteps
+    a = state.alphas_cumprod[ts]
+    lam = 0.5 * (jnp.log(a) - jnp.log1p(-a))  # (S,) lambda at each inference timestep
+    h = lam[1:] - lam[:-1]  # (S-1,) h_i for the steps i = 0..S-2 (the last step ends at sigma 0)
+    c = h[1:] / (2 * h[:-1])  # 1 / (2 r_i) for i = 1..S-2
+    return jnp.concatenate([jnp.zeros(1), c, jnp.zeros(1)])[: ts.shape[0]]

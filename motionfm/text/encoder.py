@@ -311,6 +311,27 @@ class TextEncoder:
         assert toks is not None
         return toks, mask
 
+    def encode_with_tokens(self, texts: Sequence[str], length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`encode` and :meth:`encode_tokens` of the same texts in one forward pass.
+
+        Returns ``embedding (N, 384)``, ``tokens (N, length, 384)`` and ``mask (N, length)``, equal to
+        the two methods' outputs: the masked mean of the tokens is the sentence embedding, except for
+        texts longer than ``length`` tokens, whose embeddings come from their untruncated tokens (a
+        second pass over those alone). Sampling encodes one prompt per call, and MiniLM's forward
+        pass is most of that cost.
+        """
+        texts = _as_list(texts)
+        ids, mask = self.tokenize(texts, length)
+        if not texts:
+            return np.zeros((0, EMBED_DIM), np.float32), np.zeros((0, ids.shape[1], EMBED_DIM), np.float32), mask
+        toks, embs = self._run(ids, mask, fixed=True, want_tokens=True)
+        assert toks is not None
+        full_lengths = np.array([len(e.ids) for e in self.tokenizer.encode_batch(texts)])
+        cut = np.flatnonzero(full_lengths > mask.sum(1))  # truncated to `length`: embed them whole
+        if cut.size:
+            embs[cut] = self.encode([texts[i] for i in cut])
+        return embs, toks, mask
+
     @property
     def fingerprint(self) -> str:
         """Identifies embeddings made by this encoder: sha256 of the weights and the truncation length."""
