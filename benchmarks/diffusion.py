@@ -3,9 +3,9 @@
     python benchmarks/diffusion.py [--checkpoint checkpoints/diffusion] [--samples 16] [--guidance-scale W]
                                    [--solver ddim|dpmpp_2m] [--num-steps N]
 
-Prints: time to sample 10 s of motion (one sample, the pipeline's solver and steps or ``--solver`` /
-``--num-steps``, after compile; median of 5) and a batch of 16, then the `data inspect` checks (foot penetration, skating, joint limits, NaN) over
-samples from the corpus' own captions, next to the same checks on the real clips (the ceiling) and on
+Prints: time to sample 10 s of motion (one sample, the pipeline's solver and steps or ``--solver``
+/ ``--num-steps``, after compile; median of 5) and a batch of 16, then the `data inspect` checks
+(foot penetration, skating, joint limits, NaN) over samples from the corpus' own captions, next to the same checks on the real clips (the ceiling) and on
 the same samples drawn with the `StanceFoot` guidance cost (`stance3_*`, weight 3), and
 the text-motion evaluator's figures (FID, R-precision top-1/2/3, diversity, MM-Dist; `motionfm eval
 diffusion`) for one motion per held-out window's caption, next to held-out real windows (the ceiling).

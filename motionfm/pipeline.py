@@ -53,9 +53,8 @@ class MotionPipeline:
     text_encoder: TextEncoder
     history_tokens: int = 8
     cfg_interval: tuple[float, float] | None = (0.5, 2.5)
-    # DPM-Solver++(2M) at 12 steps scored as DDIM at 20 (docs/architecture.md) at 0.66x the time.
-    num_steps: int = 12
-    solver: Literal["ddim", "dpmpp_2m"] = "dpmpp_2m"
+    num_steps: int = SamplerConfig.num_steps
+    solver: Literal["ddim", "dpmpp_2m"] = SamplerConfig.solver
 
     @property
     def fps(self) -> float:

@@ -94,7 +94,7 @@ def test_sampler_keeps_observations_and_is_seeded():
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, n, d)), jnp.zeros(1, jnp.int32), jnp.zeros((1, 384)),
                         jnp.ones(1, bool), jnp.zeros((1, n, d)), jnp.zeros((1, n), bool), jnp.ones((1, n), bool))["params"]
     params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(3), p.shape), params)  # not zero-init
-    sampler = make_sampler(model, SchedulerConfig(), SamplerConfig(num_steps=4, guidance_scale=3.0))
+    sampler = make_sampler(model, SchedulerConfig(), SamplerConfig(num_steps=4, guidance_scale=3.0, solver="ddim"))
     obs = jax.random.normal(jax.random.PRNGKey(2), (2, n, d))
     mask = jnp.zeros((2, n), bool).at[:, :3].set(True).at[1, 7].set(True)
     args = (jnp.ones((2, 384)) / 20, jnp.array([True, False]), obs, mask, jnp.ones((2, n), bool))
