@@ -68,7 +68,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           policy=policy)
     path = result.save(out)
     settings = {"text": text, "seconds": args.seconds, "horizon_s": args.horizon, "execute_s": args.execute,
-                "seed": args.seed, "steps": args.steps or pipe.num_steps, "solver": pipe.solver, "joystick_script": args.joystick_script, "joystick": args.joystick,
+                "seed": args.seed, "steps": args.steps or pipe.num_steps, "solver": pipe.solver,
+                "joystick_script": args.joystick_script, "joystick": args.joystick,
                 "obstacles": args.obstacles, "tracker": args.tracker}
     if args.json:
         print(json.dumps(_jsonable({"out": str(path), "settings": settings, **result.metrics})))
