@@ -316,9 +316,9 @@ class TextEncoder:
 
         Returns ``embedding (N, 384)``, ``tokens (N, length, 384)`` and ``mask (N, length)``, equal to
         the two methods' outputs: the masked mean of the tokens is the sentence embedding, except for
-        texts longer than ``length`` tokens, whose embeddings come from their untruncated tokens (a
-        second pass over those alone). Sampling encodes one prompt per call, and MiniLM's forward
-        pass is most of that cost.
+        texts that fill all ``length`` tokens (perhaps truncated), whose embeddings come from their
+        whole text (a second pass over those alone). Sampling encodes one prompt per call, and
+        MiniLM's forward pass is most of that cost.
         """
         texts = _as_list(texts)
         ids, mask = self.tokenize(texts, length)
@@ -326,8 +326,7 @@ class TextEncoder:
             return np.zeros((0, EMBED_DIM), np.float32), np.zeros((0, ids.shape[1], EMBED_DIM), np.float32), mask
         toks, embs = self._run(ids, mask, fixed=True, want_tokens=True)
         assert toks is not None
-        full_lengths = np.array([len(e.ids) for e in self.tokenizer.encode_batch(texts)])
-        cut = np.flatnonzero(full_lengths > mask.sum(1))  # truncated to `length`: embed them whole
+        cut = np.flatnonzero(mask.sum(1) == ids.shape[1])  # full, so perhaps truncated: embed them whole
         if cut.size:
             embs[cut] = self.encode([texts[i] for i in cut])
         return embs, toks, mask
