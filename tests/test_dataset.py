@@ -265,3 +265,17 @@ def test_corpus_without_clips_jsonl(tmp_path):
         assert ex["clip_id"] == b"bow" and ex["captions"] == [] and ex["joint_mask"].all() and ex["license"] == b""
     # 130 rows at 60 fps -> 65 frames at 30 fps; W=32, stride 16: starts 0, 16, 32 and the tail 33.
     assert sorted(int(e["start_frame"]) for e in exs) == [0, 16, 32, 33]
+
+
+def test_new_builder_leaves_no_temp_folder(tmp_path, monkeypatch):
+    """tfds looks up a new builder's info on GCS through a temp folder it never removes; ours
+    are local, so nothing may be left in the temp dir."""
+    import tempfile
+
+    from motionfm.data.dataset import G1Motion
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    G1Motion(data_dir=tmp_path / "out", config=G1MotionConfig(window=32))
+    assert list(scratch.iterdir()) == []

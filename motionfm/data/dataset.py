@@ -181,6 +181,15 @@ def _tfds_quiet():
         absl.setLevel(level)
 
 
+class _LocalDatasetInfo(tfds.core.DatasetInfo):
+    """tfds' ``DatasetInfo`` for datasets that only exist locally. tfds looks up every new builder's
+    info in its GCS bucket (``initialize_from_bucket``), and before finding out that GCS is off it
+    makes a ``/tmp/tmp*tfds`` folder that it never removes: one stray folder per build."""
+
+    def initialize_from_bucket(self) -> None:
+        return None
+
+
 # ---------------------------------------------------------------------- builder
 class G1Motion(tfds.core.GeneratorBasedBuilder):
     """Fixed-length G1 motion windows from a folder of motion files (see the module docstring).
@@ -224,7 +233,7 @@ class G1Motion(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         w = self.config.window
-        return tfds.core.DatasetInfo(
+        return _LocalDatasetInfo(
             builder=self,
             description="Fixed-length Unitree G1 motion windows (qpos, masks, captions).",
             features=tfds.features.FeaturesDict(
