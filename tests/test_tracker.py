@@ -279,6 +279,14 @@ def test_metrics_of_perfect_and_bad_tracking():
         rollout_metrics({"qpos": ref[:, :30], "ref_qpos": ref})
 
 
+def test_capped_evaluation_spreads_over_the_sorted_clips():
+    from motionfm.tracker.evaluate import spread
+
+    names = [f"d/run_{i}" for i in range(6)] + [f"d/walk_{i}" for i in range(6)]
+    assert spread(names[::-1], 3) == ["d/run_0", "d/walk_0", "d/walk_5"]  # first, middle, last: walks too
+    assert spread(names, 20) == sorted(names) and spread(names, 1) == ["d/run_0"]
+
+
 # ---------------------------------------------------------------------- command line
 def test_cli_errors(tmp_path, capsys):
     from motionfm.tracker.cli import main

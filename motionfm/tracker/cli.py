@@ -32,7 +32,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from motionfm.tracker.evaluate import default_sources, evaluate_checkpoint, stand_check, summarize
+    from motionfm.tracker.evaluate import default_sources, evaluate_checkpoint, spread, stand_check, summarize
     from motionfm.tracker.policy import load_policy
     from motionfm.tracker.rollout import evaluate_motions
     from motionfm.tracker.train import clip_groups, load_motions
@@ -49,8 +49,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.split == "held-out":
             held = set(policy.metadata.get("held_out", []))
             motions = [m for m in motions if m.name in held]
-        if args.max_clips:
-            motions = motions[: args.max_clips]
+        if args.max_clips:  # evenly spaced over the sorted names, as evaluate_checkpoint caps
+            keep = set(spread([m.name for m in motions], args.max_clips))
+            motions = [m for m in motions if m.name in keep]
         report = evaluate_motions(policy, motions, variant=args.model, sim_dt=args.sim_dt, progress=not args.json)
         groups = {**clip_groups(sources), **policy.metadata.get("groups", {})}
         for c in report["clips"]:
@@ -155,7 +156,8 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     e.add_argument("--checkpoint", help="tracker checkpoint folder (default: the shipped one)")
     e.add_argument("--split", choices=["all", "held-out"], default="all", help="'held-out': only clips the checkpoint never trained on")
     e.add_argument("--include", help="regex on clip ids")
-    e.add_argument("--max-clips", type=int)
+    e.add_argument("--max-clips", type=int, help="evaluate at most this many clips, evenly spaced over the sorted "
+                   "names (with --split held-out alone: an even share per family)")
     e.add_argument("--fps", type=float, help="frame rate of CSVs not listed in a clips.jsonl (default 30)")
     e.add_argument("--model", help="G1 variant to simulate (default: the training one)")
     e.add_argument("--sim-dt", type=float, help="physics step (s)")

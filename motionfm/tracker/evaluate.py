@@ -38,6 +38,16 @@ def summarize(clips: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "mpbpe_local_cm": mean("mpbpe_local_cm"), "joint_error_rad": mean("joint_error_rad")}
 
 
+def spread(names: Sequence[str], k: int) -> list[str]:
+    """``k`` of the sorted ``names``, evenly spaced from first to last (all of them when ``k`` is
+    not smaller). Not the first ``k``: names sort by source and then by content (``run_*`` before
+    ``walk_*``), so the first 33 held-out locomotion clips were 30 dashes and runs and no walk."""
+    names = sorted(names)
+    if k >= len(names):
+        return names
+    return [names[int(i)] for i in np.round(np.linspace(0, len(names) - 1, k))]
+
+
 def stand_check(policy: TrackerPolicy, seconds: float = 10.0) -> dict[str, Any]:
     """Track :func:`~motionfm.tracker.library.stand_motion` for ``seconds``: does it stay up?"""
     from motionfm.tracker.library import stand_motion
@@ -48,7 +58,10 @@ def stand_check(policy: TrackerPolicy, seconds: float = 10.0) -> dict[str, Any]:
 
 def evaluate_checkpoint(policy: TrackerPolicy, sources: Sequence[str | os.PathLike] | None = None,
                         max_clips: int = 0, splits: Sequence[str] = ("held_out", "train")) -> dict[str, Any]:
-    """``{"stand": ..., "eval_held_out": {..., "by_category": {...}, "clips": [...]}, "eval_train": ...}``."""
+    """``{"stand": ..., "eval_held_out": {..., "by_category": {...}, "clips": [...]}, "eval_train": ...}``.
+
+    ``max_clips`` caps the clips of each split: an even share per family, evenly spaced over the
+    family's sorted names (:func:`spread`)."""
     meta = policy.metadata
     if sources is None:
         recorded = [Path(s) for s in meta.get("sources", []) if Path(s).is_dir()]
@@ -62,7 +75,7 @@ def evaluate_checkpoint(policy: TrackerPolicy, sources: Sequence[str | os.PathLi
         if max_clips:  # an even share of every family, so a capped run still reports each
             fams = sorted({groups.get(n, "athletic") for n in wanted})
             per = max(1, max_clips // max(1, len(fams)))
-            wanted = [n for f in fams for n in [w for w in wanted if groups.get(w, "athletic") == f][:per]]
+            wanted = [n for f in fams for n in spread([w for w in wanted if groups.get(w, "athletic") == f], per)]
         ms = load_motions(sources, names=set(wanted)) if wanted else []
         rep = evaluate_motions(policy, ms)
         for c in rep["clips"]:
