@@ -287,6 +287,18 @@ def test_capped_evaluation_spreads_over_the_sorted_clips():
     assert spread(names, 20) == sorted(names) and spread(names, 1) == ["d/run_0"]
 
 
+def test_curriculum_stage_advances_by_fail_rate_or_after_its_step_budget():
+    from motionfm.tracker.train import CURRICULUM, stage_advance
+
+    hist = [{"stage": 0, "steps": 10}, {"stage": 0, "steps": 65}, {"stage": 1, "steps": 100}]
+    assert stage_advance(hist, 1, 0.2, 120, 0.25, 100) == "fail_rate"
+    assert stage_advance(hist, 1, 0.5, 164, 0.25, 100) is None  # 99 steps since stage 1 began at 65
+    assert stage_advance(hist, 1, 0.5, 165, 0.25, 100) == "max_steps"
+    assert stage_advance(hist, 1, float("nan"), 165, 0.25, None) is None
+    assert stage_advance([], 0, 0.5, 100, 0.25, 100) == "max_steps"  # stage 0 began at step 0
+    assert stage_advance(hist, len(CURRICULUM) - 1, 0.0, 10**9, 0.25, 100) is None  # nowhere to go
+
+
 # ---------------------------------------------------------------------- command line
 def test_cli_errors(tmp_path, capsys):
     from motionfm.tracker.cli import main

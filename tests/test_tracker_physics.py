@@ -230,7 +230,7 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
     assert list((tmp_path / "run" / "ckpt").glob("chunk_001/*"))
     assert any("from" in line and "chunk_000" in line for line in logs)
     cur = json.loads((tmp_path / "run" / "curriculum.json").read_text())
-    assert cur["stage"] == 2 and [h["stage"] for h in cur["history"]] == [0, 1]
+    assert cur["stage"] == 2 and [(h["stage"], h["reason"]) for h in cur["history"]] == [(0, "fail_rate"), (1, "fail_rate")]
     assert any("stage 0" in line and "2 clips" in line for line in logs)  # stand + walk; the dance waits
     saved = load_policy(tmp_path / "ckpt")
     assert saved.num_params == pol.num_params

@@ -115,7 +115,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.curriculum:
         train_curriculum(cfg, train_m, groups, args.out, chunk_steps=args.steps or cfg.ppo.num_timesteps, chunks=args.chunks,
                          export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources],
-                         licences=clip_licences(sources), init_policy=init, init_from=args.init_from)
+                         licences=clip_licences(sources), init_policy=init, init_from=args.init_from,
+                         **({} if args.stage_max_steps is None else {"stage_max_steps": args.stage_max_steps or None}))
         return 0
     _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held],
                     init_policy=init, init_from=args.init_from)
@@ -172,6 +173,8 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     r.add_argument("--curriculum", action="store_true", help="train in --chunks chunks along the curriculum "
                    "(stand, locomotion, gestures -> athletic -> dance, martial arts), exporting after each")
     r.add_argument("--chunks", type=int, default=1, help="chunks of --steps env steps (with --curriculum)")
+    r.add_argument("--stage-max-steps", type=int, help="a curriculum stage advances after this many env steps even if "
+                   "its training fail rate stays above 0.25 (default: train.STAGE_MAX_STEPS, 100 M; 0: only by fail rate)")
     r.add_argument("--backend", choices=["mujoco", "mjx"], help="physics backend (default: the config's)")
     r.add_argument("--include", help="regex on clip ids to train on")
     r.add_argument("--exclude", help="regex on clip ids to leave out")

@@ -392,16 +392,41 @@ def plot_progress(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     return out
 
 
+STAGE_MAX_STEPS = 100_000_000
+"""Env steps after which a curriculum stage advances whatever its fail rate. With failure-weighted
+starts the training fail rate has a floor set by the hardest segments: the shipped run passed
+stage 0's 0.25 at 65.5 M steps, then sat at stage 1 for 109 M steps, its last three chunks at
+0.48-0.50, so dance and martial arts were never trained on (held-out: 1 of 9 succeeded)."""
+
+
+def stage_advance(history: Sequence[dict], stage: int, fail_rate: float, step: int, advance_at: float,
+                  stage_max_steps: int | None) -> str | None:
+    """Why the curriculum leaves ``stage`` after a chunk that ended at env step ``step``:
+    ``"fail_rate"`` (below ``advance_at``), ``"max_steps"`` (``stage_max_steps`` env steps since the
+    stage began: the step of the last ``history`` chunk at an earlier stage, else 0), or ``None``
+    (stays; also at the last stage)."""
+    if stage >= len(CURRICULUM) - 1:
+        return None
+    if np.isfinite(fail_rate) and fail_rate < advance_at:
+        return "fail_rate"
+    began = max((int(h["steps"]) for h in history if int(h["stage"]) < stage), default=0)
+    if stage_max_steps is not None and step - began >= stage_max_steps:
+        return "max_steps"
+    return None
+
+
 def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict[str, str], run_dir: str | os.PathLike, *,
                      chunk_steps: int, chunks: int = 1, export: str | os.PathLike | None = None,
                      held_out: Sequence[str] = (), sources: Sequence[str] = (), advance_at: float = 0.25,
+                     stage_max_steps: int | None = STAGE_MAX_STEPS,
                      licences: dict[str, str] | None = None, init_policy: TrackerPolicy | None = None,
                      init_from: str | None = None, log: Callable[[str], None] = print) -> TrackerPolicy:
     """Train in chunks along :data:`CURRICULUM`, resumable at any point.
 
     Each chunk is one :func:`train` call on the clips of the stages reached so far (plus the
     ``stand`` clip); after it, the stage advances when fewer than ``advance_at`` of the chunk's
-    last training episodes ended in a fall. ``run_dir/curriculum.json`` records the stage and
+    last training episodes ended in a fall, or once the stage has had ``stage_max_steps`` env steps
+    (:func:`stage_advance`). ``run_dir/curriculum.json`` records the stage and
     the history; a stopped run continues from its last brax checkpoint and stage. After every
     chunk the policy is exported (when ``export`` is given) with a training-progress plot
     ``training_progress.png`` beside it. ``init_policy`` (an exported policy) warm-starts a new run
@@ -435,9 +460,12 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
         jax.clear_caches()  # each chunk's compiled PPO step holds the corpus as constants: free it (OOM seen at 23 GB)
         last = _last_train_row(rows)
         fail = float(last.get("fail_rate", 1.0))
-        advance = bool(np.isfinite(fail) and fail < advance_at and stage < len(CURRICULUM) - 1)
-        state["history"].append({"stage": stage, "steps": int(last.get("step", 0)), "fail_rate": round(fail, 4),
-                                 "episode_length": round(float(last.get("episode_length", 0)), 2), "advanced": advance})
+        step = int(last.get("step", 0))
+        reason = stage_advance(state["history"], stage, fail, step, advance_at, stage_max_steps)
+        advance = reason is not None
+        state["history"].append({"stage": stage, "steps": step, "fail_rate": round(fail, 4),
+                                 "episode_length": round(float(last.get("episode_length", 0)), 2), "advanced": advance,
+                                 **({"reason": reason} if reason else {})})
         state["stage"] = stage + int(advance)
         tmp = cur_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1))
