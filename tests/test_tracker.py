@@ -269,7 +269,11 @@ def test_rollout_file_and_metric_recomputation(tmp_path, motions):
 def test_metrics_of_perfect_and_bad_tracking():
     ref = np.tile(load_g1().default_qpos, (20, 1))
     perfect = rollout_metrics({"qpos": ref, "ref_qpos": ref})
-    assert perfect["mpbpe_cm"] == 0.0 and perfect["joint_error_rad"] == 0.0 and perfect["success"]
+    assert perfect["mpbpe_cm"] == 0.0 and perfect["joint_error_rad"] == 0.0 and perfect["success"] and perfect["meets_target"]
+    near = ref.copy()
+    near[:, 1] += 0.1  # 10 cm off all along: a success, not within the 5 cm target
+    near_m = rollout_metrics({"qpos": near, "ref_qpos": ref})
+    assert near_m["success"] and not near_m["meets_target"] and near_m["mpbpe_cm"] == pytest.approx(10.0, abs=0.1)
     off = ref.copy()
     off[10:, 0] += 0.8  # drifted 0.8 m away: over the 0.5 m success threshold
     bad = rollout_metrics({"qpos": off, "ref_qpos": ref})

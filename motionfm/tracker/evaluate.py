@@ -34,7 +34,8 @@ def default_sources() -> list[Path]:
 def summarize(clips: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Clip means of :func:`~motionfm.tracker.rollout.evaluate_motions` rows."""
     mean = lambda k: float(np.mean([c[k] for c in clips])) if clips else float("nan")  # noqa: E731
-    return {"num_clips": len(clips), "success_rate": mean("success"), "fall_rate": mean("fell"), "mpbpe_cm": mean("mpbpe_cm"),
+    return {"num_clips": len(clips), "success_rate": mean("success"), "target_rate": mean("meets_target"),
+            "fall_rate": mean("fell"), "mpbpe_cm": mean("mpbpe_cm"),
             "mpbpe_local_cm": mean("mpbpe_local_cm"), "joint_error_rad": mean("joint_error_rad")}
 
 
