@@ -41,7 +41,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.data and not Path(args.data).is_dir():
         raise NotADirectoryError(f"{args.data}: not a folder of motion files")
     if args.split == "held-out" and not args.include:  # the checkpoint's held-out clips, per family
-        rep = evaluate_checkpoint(policy, [args.data] if args.data else None, max_clips=args.max_clips or 0, splits=("held_out",))
+        rep = evaluate_checkpoint(policy, [args.data] if args.data else None, max_clips=args.max_clips or 0, splits=("held_out",),
+                                  progress=not args.json)
         report = {"stand": rep["stand"], **{k: v for k, v in rep["eval_held_out"].items()}}
     else:
         sources = [Path(args.data)] if args.data else default_sources()

@@ -58,7 +58,7 @@ def stand_check(policy: TrackerPolicy, seconds: float = 10.0) -> dict[str, Any]:
 
 
 def evaluate_checkpoint(policy: TrackerPolicy, sources: Sequence[str | os.PathLike] | None = None,
-                        max_clips: int = 0, splits: Sequence[str] = ("held_out", "train")) -> dict[str, Any]:
+                        max_clips: int = 0, splits: Sequence[str] = ("held_out", "train"), progress: bool = False) -> dict[str, Any]:
     """``{"stand": ..., "eval_held_out": {..., "by_category": {...}, "clips": [...]}, "eval_train": ...}``.
 
     ``max_clips`` caps the clips of each split: an even share per family, evenly spaced over the
@@ -78,7 +78,7 @@ def evaluate_checkpoint(policy: TrackerPolicy, sources: Sequence[str | os.PathLi
             per = max(1, max_clips // max(1, len(fams)))
             wanted = [n for f in fams for n in spread([w for w in wanted if groups.get(w, "athletic") == f], per)]
         ms = load_motions(sources, names=set(wanted)) if wanted else []
-        rep = evaluate_motions(policy, ms)
+        rep = evaluate_motions(policy, ms, progress=progress)  # one line per clip when progress
         for c in rep["clips"]:
             c["group"] = groups.get(c["name"], "athletic")
         by = {g: summarize([c for c in rep["clips"] if c["group"] == g]) for g in sorted({c["group"] for c in rep["clips"]})}
