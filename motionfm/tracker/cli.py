@@ -32,9 +32,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from motionfm.tracker.evaluate import default_sources, evaluate_checkpoint, spread, stand_check, summarize
+    from motionfm.tracker.evaluate import default_sources, evaluate_checkpoint, spread, stand_check
     from motionfm.tracker.policy import load_policy
-    from motionfm.tracker.rollout import evaluate_motions
+    from motionfm.tracker.rollout import evaluate_motions, summarize
     from motionfm.tracker.train import clip_groups, load_motions
 
     policy = load_policy(args.checkpoint)
@@ -81,7 +81,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from motionfm.tracker.config import PRESETS, TrackerConfig
     from motionfm.tracker.evaluate import default_sources
-    from motionfm.tracker.train import clip_groups, clip_licences, load_motions, split_heldout, train, train_curriculum
+    from motionfm.tracker.train import (STAGE_MAX_STEPS, clip_groups, clip_licences, load_motions, split_heldout, train,
+                                        train_curriculum)
 
     if args.config in PRESETS:
         cfg = PRESETS[args.config]
@@ -119,7 +120,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train_curriculum(cfg, train_m, groups, args.out, chunk_steps=args.steps or cfg.ppo.num_timesteps, chunks=args.chunks,
                          export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources],
                          licences=clip_licences(sources), init_policy=init, init_from=args.init_from,
-                         **({} if args.stage_max_steps is None else {"stage_max_steps": args.stage_max_steps or None}))
+                         stage_max_steps=STAGE_MAX_STEPS if args.stage_max_steps is None else (args.stage_max_steps or None))
         return 0
     _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held],
                     init_policy=init, init_from=args.init_from)

@@ -16,7 +16,7 @@ import numpy as np
 
 from motionfm.data.corpus import default_data_dir
 from motionfm.tracker.policy import TrackerPolicy
-from motionfm.tracker.rollout import evaluate_motions, track
+from motionfm.tracker.rollout import evaluate_motions, summarize, track
 from motionfm.tracker.train import clip_groups, load_motions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,14 +29,6 @@ def default_sources() -> list[Path]:
     """The G1 corpus plus every retargeted corpus folder that exists (``runs/data/<name>``)."""
     base = Path(os.environ.get("MOTIONFM_RETARGETED", REPO / "runs" / "data"))
     return [default_data_dir()] + [base / n for n in RETARGETED if (base / n / "clips.jsonl").is_file()]
-
-
-def summarize(clips: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Clip means of :func:`~motionfm.tracker.rollout.evaluate_motions` rows."""
-    mean = lambda k: float(np.mean([c[k] for c in clips])) if clips else float("nan")  # noqa: E731
-    return {"num_clips": len(clips), "success_rate": mean("success"), "target_rate": mean("meets_target"),
-            "fall_rate": mean("fell"), "mpbpe_cm": mean("mpbpe_cm"),
-            "mpbpe_local_cm": mean("mpbpe_local_cm"), "joint_error_rad": mean("joint_error_rad")}
 
 
 def spread(names: Sequence[str], k: int) -> list[str]:
