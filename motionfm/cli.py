@@ -250,6 +250,15 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     sched = SchedulerConfig(prediction_type=args.prediction)
     corpora = args.data or [str(default_data_dir())]
     out = Path(args.out)
+    base = None
+    if args.init_from:  # warm start: the base's parameters and latent normalisation, a fresh optimiser
+        from motionfm.diffusion import load_diffusion
+
+        base = load_diffusion(args.init_from)
+        if base.config != cfg:
+            raise ValueError(f"{args.init_from}: its denoiser {base.config} differs from this run's {cfg}")
+        if base.metadata.get("tokenizer_fingerprint", tokenizer_fingerprint(tok)) != tokenizer_fingerprint(tok):
+            raise ValueError(f"{args.init_from}: trained on another tokenizer than {args.tokenizer or 'the shipped one'}")
     src, info, captions, table = training_data(corpora, out, tok, tc, args.weight, args.exclude_licence)
     val_ids = [i for row in info for i in row["validation_clips"]]
     print(f"diffusion: {len(src)} windows, {len(captions)} captions, {jax.device_count()} device(s), {tc.steps} steps of {tc.batch_size}")
@@ -257,10 +266,15 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
     tok_dir = Path(args.tokenizer) if args.tokenizer else default_checkpoint_dir() / "tokenizer"
     tok_ref = os.path.relpath(tok_dir.resolve(), Path(args.export).resolve().parent) if args.export else str(tok_dir.resolve())
     t0 = time.perf_counter()
-    state, stats, log = train(tok, cfg, sched, tc, src, {c: i for i, c in enumerate(captions)}, np.asarray(table), out)
-    meta = {"train": dataclasses.asdict(tc), "steps": int(state.step), "data": info, "training_data": licence_summary(info),
+    state, stats, log = train(tok, cfg, sched, tc, src, {c: i for i, c in enumerate(captions)}, np.asarray(table), out,
+                              stats=base.stats if base else None, init_params=base.params if base else None)
+    base_steps = int(base.metadata.get("steps", 0)) if base else 0
+    base_hours = float(base.metadata.get("train_hours_total", base.metadata.get("train_hours_this_run", 0.0))) if base else 0.0
+    meta = {"train": dataclasses.asdict(tc), "steps": base_steps + int(state.step), "data": info, "training_data": licence_summary(info),
+            **({"init_from": {"path": str(args.init_from), "steps": base_steps, "train_hours": base_hours}} if base else {}),
             "validation_clips": val_ids,
             "train_hours_this_run": round((time.perf_counter() - t0) / 3600, 3), "final_train_log": log[-1] if log else {},
+            "train_hours_total": round((time.perf_counter() - t0) / 3600 + base_hours, 3),
             "tokenizer_checkpoint": tok_ref, "tokenizer_fingerprint": tokenizer_fingerprint(tok)}
     if args.export:
         print(f"exported {save_diffusion(args.export, LatentDiffusion(cfg, sched, state.params, stats, tc.window, meta))}")
@@ -407,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--width", type=int, help="override the preset's transformer width")
     t.add_argument("--depth", type=int, help="override the preset's transformer depth")
     t.add_argument("--prediction", choices=["epsilon", "sample", "v_prediction"], default="v_prediction")
+    t.add_argument("--init-from", help="warm-start a fresh run from a diffusion checkpoint (same denoiser and tokenizer; "
+                   "its parameters and latent normalisation, a fresh optimiser and schedule)")
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)

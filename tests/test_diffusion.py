@@ -198,7 +198,7 @@ def test_train_export_and_sample_through_the_pipeline(tmp_path, small_corpus, ti
     assert log_enc[-1]["loss"] == pytest.approx(log[-1]["loss"], rel=1e-4)
     ckpts = tmp_path / "checkpoints"
     save_tokenizer(ckpts / "tokenizer", tiny_tokenizer)
-    meta = {"tokenizer_checkpoint": "tokenizer", "tokenizer_fingerprint": tokenizer_fingerprint(tiny_tokenizer)}
+    meta = {"tokenizer_checkpoint": "tokenizer", "tokenizer_fingerprint": tokenizer_fingerprint(tiny_tokenizer), "steps": 3}
     save_diffusion(ckpts / "diffusion", LatentDiffusion(DEN, SchedulerConfig(), state.params, stats, tc.window, meta))
     assert json.loads((ckpts / "diffusion/metadata.json").read_text())["schema"] == "motionfm.diffusion"
     pipe = load_pretrained(ckpts / "diffusion")
@@ -220,6 +220,24 @@ def test_train_export_and_sample_through_the_pipeline(tmp_path, small_corpus, ti
     with pytest.raises(ValueError, match="not the one the diffusion model was trained with"):
         load_pretrained(ckpts / "diffusion", tokenizer=tmp_path / "other_tok")
     assert load_diffusion(ckpts / "diffusion").window == 32
+    # `train diffusion --init-from`: a fresh run continues the checkpoint (parameters, latent
+    # normalisation) and counts its steps; a checkpoint of another shape is refused before training.
+    from motionfm.cli import main
+
+    cfg_file = tmp_path / "tiny.json"
+    cfg_file.write_text(json.dumps({"model": dataclasses.asdict(DEN), "train": {**{k: getattr(tc, k) for k in (
+        "batch_size", "warmup_steps", "window", "stride")}, "steps": 2, "log_every": 1, "ckpt_every": 2}}))
+    args = ["train", "diffusion", "--config", str(cfg_file), "--data", str(small_corpus), "--tokenizer", str(ckpts / "tokenizer"),
+            "--init-from", str(ckpts / "diffusion")]
+    assert main([*args, "--out", str(tmp_path / "warm"), "--export", str(tmp_path / "warm_ckpt")]) == 0
+    warm = load_diffusion(tmp_path / "warm_ckpt")
+    assert warm.metadata["steps"] == 5 and warm.metadata["init_from"]["steps"] == 3
+    np.testing.assert_array_equal(warm.stats.mean, stats.mean)
+    base_leaves, warm_leaves = jax.tree.leaves(state.params), jax.tree.leaves(warm.params)
+    assert max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(base_leaves, warm_leaves)) < 0.05  # 2 small steps on
+    cfg_file.write_text(json.dumps({"model": {**dataclasses.asdict(DEN), "width": 64}, "train": {"window": 32, "stride": 16}}))
+    assert main([*args, "--out", str(tmp_path / "wide"), "--export", str(tmp_path / "wide_ckpt")]) == 2
+    assert not (tmp_path / "wide").exists() and not (tmp_path / "wide_ckpt").exists()
 
 
 # ------------------------------------------------------------------ token-level text cross-attention
