@@ -6,7 +6,7 @@
 Prints: time to sample 10 s of motion (one sample, the pipeline's solver and steps or ``--solver``
 / ``--num-steps``, after compile; median of 5) and a batch of 16, then the `data inspect` checks
 (foot penetration, skating, joint limits, NaN) over samples from the corpus' own captions, next to the same checks on the real clips (the ceiling) and on
-the same samples drawn with the `StanceFoot` guidance cost (`stance3_*`, weight 3), and
+the same samples with their feet planted (`planted_*`: `sample(..., plant_feet=True)`), the same samples drawn with the `StanceFoot` guidance cost (`stance3_*`, weight 3), and
 the text-motion evaluator's figures (FID, R-precision top-1/2/3, diversity, MM-Dist; `motionfm eval
 diffusion`) for one motion per held-out window's caption, next to held-out real windows (the ceiling).
 """
@@ -29,6 +29,7 @@ from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE  # noqa: E402
 from motionfm.evaluation import compare_generated, load_evaluator  # noqa: E402
 from motionfm.guidance import StanceFoot  # noqa: E402
 from motionfm.pipeline import load_pretrained, with_sampler  # noqa: E402
+from motionfm.robot import plant_feet  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -61,15 +62,16 @@ def main() -> int:
 
     rows = [json.loads(line) for line in (default_data_dir() / "clips.jsonl").read_text().splitlines()]
     captions = [r["captions"][0] for r in rows][:: max(1, len(rows) // args.samples)][: args.samples]
-    def quality(guidance=None) -> list[dict]:
-        out = []
+    def quality(guidance=None) -> tuple[list[dict], list[dict]]:  # reports as sampled and with feet planted
+        out, planted = [], []
         for i, c in enumerate(captions):
             m = pipe.sample(c, seconds=6, seed=i, guidance_scale=w, guidance=guidance)[0]
             assert np.isfinite(m.qpos).all(), c
             out.append(inspect_motion(m))
-        return out
+            planted.append(inspect_motion(m.replace(root_pos=plant_feet(m.qpos)[:, :3])))  # = sample(..., plant_feet=True)
+        return out, planted
 
-    reports, stance_reports = quality(), quality([StanceFoot(3.0)])
+    (reports, planted_reports), (stance_reports, _) = quality(), quality([StanceFoot(3.0)])
     real = inspect_folder(default_data_dir())["totals"]
 
     def mean(k: str, reps: list[dict] | None = None) -> float:
@@ -90,6 +92,8 @@ def main() -> int:
         "gen_joint_limit_violation_frames": float(sum(r["joint_limit_violation_frames"] for r in reports)),
         "gen_pass_fraction": float(np.mean([r["verdict"] == "pass" for r in reports])),
         "real_pass_fraction": real["passed"] / real["clips"],
+        **{f"planted_{k}": mean(k, planted_reports) for k in
+           ("foot_penetration_cm", "foot_skating_cm_s", "stance_foot_speed_cm_s", "root_speed_cm_s", "foot_float_cm")},
         **{f"stance3_{k}": mean(k, stance_reports) for k in
            ("foot_penetration_cm", "foot_skating_cm_s", "stance_foot_speed_cm_s", "root_speed_cm_s", "foot_float_cm")},
         "gen_root_speed_cm_s": mean("root_speed_cm_s"),

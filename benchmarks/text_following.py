@@ -32,7 +32,7 @@ def real_corpora() -> list[str]:
 
 
 def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_steps: int | None,
-        guidance_scale: float | None = None, solver: str | None = None) -> dict:
+        guidance_scale: float | None = None, solver: str | None = None, plant_feet: bool = False) -> dict:
     from motionfm.evaluation.kinematics import PAIRED_CHECKS, describe_motion, real_examples
     from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE
     from motionfm.pipeline import load_pretrained, with_sampler
@@ -46,7 +46,7 @@ def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_
         gen = {}
         for side, prompt in (("a", check.prompt_a), ("b", check.prompt_b)):
             motions = pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds,
-                                   guidance_scale=guidance_scale)
+                                   guidance_scale=guidance_scale, plant_feet=plant_feet)
             gen[side] = [describe_motion(m) for m in motions]
         ok = [bool(check.passes(a, b)) for a, b in zip(gen["a"], gen["b"])]
         ra = [describe_motion(m) for m in real_examples(corpora, check.real_a, real_pairs, seed=0)]
@@ -60,7 +60,7 @@ def run(diffusion: str | None, seeds: int, seconds: float, real_pairs: int, num_
                      "seconds": round(time.perf_counter() - t0, 1)})
     passed, cases = sum(r["passed"] for r in rows), sum(r["cases"] for r in rows)
     rp, rc = sum(r["real_passed"] for r in rows), sum(r["real_cases"] for r in rows)
-    return {"diffusion": diffusion or "checkpoints/diffusion", "seeds": seeds, "seconds": seconds, "num_steps": pipe.num_steps,
+    return {"diffusion": diffusion or "checkpoints/diffusion", "seeds": seeds, "seconds": seconds, "plant_feet": plant_feet, "num_steps": pipe.num_steps,
             "solver": pipe.solver,
             "guidance_scale": guidance_scale, "checks": rows, "pass_rate": passed / max(1, cases), "passed": passed, "cases": cases,
             "real_pass_rate": rp / max(1, rc), "real_passed": rp, "real_cases": rc}
@@ -76,9 +76,11 @@ def main(argv=None) -> int:
     p.add_argument("--solver", choices=["ddim", "dpmpp_2m"], help="sampler (default: the pipeline's)")
     p.add_argument("--guidance-scale", type=float, nargs="+", default=[None],
                    help="classifier-free guidance weight(s) (default: the sampler's); several print one table each")
+    p.add_argument("--plant-feet", action="store_true", help="check samples with their feet planted (sample(..., plant_feet=True))")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    outs = [run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps, w, args.solver) for w in args.guidance_scale]
+    outs = [run(args.diffusion, args.seeds, args.seconds, args.real_pairs, args.num_steps, w, args.solver, args.plant_feet)
+            for w in args.guidance_scale]
     if args.json:
         print(json.dumps(outs[0] if len(outs) == 1 else outs, indent=1))
         return 0
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
 
 def print_table(out: dict) -> None:
     print(f"text following of {out['diffusion']}: {out['seeds']} seeds x {out['seconds']:g} s, {out['num_steps']} {out['solver']} steps, "
-          f"guidance scale {out['guidance_scale']:g}")
+          f"guidance scale {out['guidance_scale']:g}" + (", feet planted" if out.get("plant_feet") else ""))
     print(f"{'check':<12}{'generated':>11}{'real':>9}   rule")
     for r in out["checks"]:
         print(f"{r['check']:<12}{r['passed']:>5d} / {r['cases']:<3d}{r['real_passed']:>4d} / {r['real_cases']:<3d}  {r['rule']}")

@@ -16,9 +16,10 @@ Prints:
     and whether it holds the ``stand`` pose for 10 s;
   - **generated motion executed**: the demo-style prompts of :data:`DEMO_PROMPTS` sampled by the
     shipped generator for ``--generated-seeds`` seeds (0, 1, ...) and tracked: how many are
-    executed without a fall (``--generated-seeds 0`` skips it); with ``--stance-foot-weight W`` the
-    same prompts and seeds again, sampled with the ``StanceFoot`` guidance cost (walks step instead
-    of gliding), side by side.
+    executed without a fall (``--generated-seeds 0`` skips it), as sampled and with their feet
+    planted (``plant_feet=True``: the root path their steps carry), side by side; with ``--stance-foot-weight W`` the same
+    prompts and seeds again, sampled with the ``StanceFoot`` guidance cost (walks step instead of
+    gliding).
 """
 
 from __future__ import annotations
@@ -146,9 +147,10 @@ def collection_throughput(backend: str, n_envs: int, steps: int) -> dict:
             "cores_busy": (time.process_time() - cpu) / wall, "compile_s": compile_s}
 
 
-def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_weight: float = 0.0) -> dict:
+def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_weight: float = 0.0,
+                       plant_feet: bool = False) -> dict:
     """Sample each of :data:`DEMO_PROMPTS` for ``seeds`` seeds (with ``StanceFoot`` guidance of that
-    weight when it is positive) and track every sample."""
+    weight when it is positive; feet planted with ``plant_feet``) and track every sample."""
     from motionfm.data.quality import inspect_motion
     from motionfm.guidance import StanceFoot
     from motionfm.pipeline import load_pretrained
@@ -158,13 +160,14 @@ def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_wei
     guidance = [StanceFoot(stance_foot_weight)] if stance_foot_weight > 0 else None
     rows = []
     for prompt in DEMO_PROMPTS:
-        for m_i, m in enumerate(pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, guidance=guidance)):
+        for m_i, m in enumerate(pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, guidance=guidance,
+                                            plant_feet=plant_feet)):
             r = track(policy, m)
             rows.append({"prompt": prompt, "sample": m_i, "success": bool(r["success"]), "fell": bool(r["fell"]),
                          "seconds_up": r["frames"] / r["fps"], "mpbpe_cm": r["mpbpe_cm"],
                          "stance_foot_speed_cm_s": inspect_motion(m)["stance_foot_speed_cm_s"]})
     return {"samples": len(rows), "success": sum(r["success"] for r in rows), "falls": sum(r["fell"] for r in rows),
-            "seconds": seconds, "stance_foot_weight": stance_foot_weight, "rows": rows}
+            "seconds": seconds, "stance_foot_weight": stance_foot_weight, "plant_feet": plant_feet, "rows": rows}
 
 
 def main(argv=None) -> int:
@@ -200,6 +203,7 @@ def main(argv=None) -> int:
         out.update(evaluate_checkpoint(pol, max_clips=args.max_clips))
     if args.generated_seeds:
         out["generated"] = generated_tracking(pol, args.generated_seeds)
+        out["generated_planted"] = generated_tracking(pol, args.generated_seeds, plant_feet=True)
         if args.stance_foot_weight > 0:
             out["generated_stance"] = generated_tracking(pol, args.generated_seeds, stance_foot_weight=args.stance_foot_weight)
 
@@ -236,11 +240,11 @@ def main(argv=None) -> int:
             print(f"{tag + ' clips, success, fell':<52}{c['num_clips']:>4d} {c['success_rate']:>5.2f} {c['fall_rate']:>4.2f}")
             print(f"{tag + ' success with mpbpe <= 5 cm':<52}{c['target_rate']:>14.2f}")
             print(f"{tag + ' mpbpe / local (cm), joints (rad)':<52}{c['mpbpe_cm']:>5.1f} {c['mpbpe_local_cm']:>4.1f} {c['joint_error_rad']:>4.2f}")
-    for key in ("generated", "generated_stance"):
+    for key in ("generated", "generated_planted", "generated_stance"):
         g = out.get(key)
         if not g:
             continue
-        how = f", StanceFoot {g['stance_foot_weight']:g}" if g["stance_foot_weight"] else ""
+        how = f", StanceFoot {g['stance_foot_weight']:g}" if g["stance_foot_weight"] else (", feet planted" if g["plant_feet"] else "")
         print(f"{'generated (demo prompts' + how + ') without a fall, success':<52}{g['samples'] - g['falls']:>6d} / {g['samples']}, {g['success']}")
         for prompt in DEMO_PROMPTS:
             rows = [r for r in g["rows"] if r["prompt"] == prompt]

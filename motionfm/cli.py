@@ -293,7 +293,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     history = Motion.load(args.history) if args.history else None
     t0 = time.perf_counter()
     motions = pipe.sample(text=args.text, seconds=args.seconds, seed=args.seed, num_samples=args.num_samples,
-                          history=history, guidance_scale=args.guidance_scale, num_steps=args.steps, guidance=costs)
+                          history=history, guidance_scale=args.guidance_scale, num_steps=args.steps, guidance=costs,
+                          plant_feet=args.plant_feet)
     print(f"sampled {len(motions)} x {args.seconds:g} s in {time.perf_counter() - t0:.2f} s (incl. compile)")
     for i, m in enumerate(motions):
         path = out if len(motions) == 1 else out.with_name(f"{out.stem}_{i}{out.suffix}")
@@ -440,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, help="inference steps (default: the pipeline's, MotionPipeline.num_steps)")
     s.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     s.add_argument("--out", default="motion.npz", help="output .npz or .csv (numbered when several)")
+    s.add_argument("--plant-feet", action="store_true",
+                   help="move the root so supporting feet do not slide: the path the steps carry, which a tracker walks "
+                   "(the generator's walks glide; 'walks backward' then mostly stays put)")
     g = s.add_argument_group("guidance (goals at sampling time; formats: motionfm.guidance.files)")
     g.add_argument("--joystick", metavar="VX,VY,YAWRATE", help="constant heading-frame velocity command (m/s, m/s, rad/s)")
     g.add_argument("--obstacles", metavar="SCENE.json", help="spheres/boxes/cylinders/capsules to stay out of")

@@ -26,7 +26,7 @@ from motionfm.checkpoint import default_checkpoint_dir
 from motionfm.diffusion import DEFAULT_GUIDANCE_SCALE, CondFn, LatentDiffusion, SamplerConfig, load_diffusion, make_sampler
 from motionfm.guidance import Cost, Guide, GuideArgs, GuidanceConfig, PassContext, as_costs
 from motionfm.motion import Motion
-from motionfm.robot import load_g1
+from motionfm.robot import load_g1, plant_feet as robot_plant_feet
 from motionfm.text import TextEncoder, load_text_encoder
 from motionfm.tokenizer import Tokenizer, features_to_qpos, load_tokenizer, start_pose
 
@@ -248,6 +248,7 @@ class MotionPipeline:
         guidance: Cost | Sequence[Cost] | None = None,
         keyframes: Cost | None = None,
         guidance_config: GuidanceConfig = GuidanceConfig(),
+        plant_feet: bool = False,
     ) -> list[Motion]:
         """Sample ``num_samples`` G1 motions of ``seconds`` from ``text``, optionally steered by costs.
 
@@ -269,6 +270,11 @@ class MotionPipeline:
                 +x, or the history's frame) with time 0 at the first frame.
             keyframes: a ``Keyframes`` cost (the same as adding it to ``guidance``).
             guidance_config: strength and schedule of the guidance.
+            plant_feet: move the root's planar path so that supporting feet do not slide
+                (:func:`motionfm.robot.plant_feet`): the path the legs' steps carry, which is the
+                one the tracker walks. Off by default: the generator's steps do not always carry
+                it where the text says (planted "walks backward" samples mostly stop travelling),
+                and guidance goals are set on the generator's own path.
 
         Returns:
             ``num_samples`` :class:`~motionfm.Motion` s at the tokenizer's fps, starting at the origin
@@ -293,6 +299,11 @@ class MotionPipeline:
             motions = [self._reanchor(m.slice(h_frames - 1), history) for m in motions]
         else:
             motions = self.decode(latents, frames)
+        if plant_feet:
+            # The generator's walks glide: the root travels ~2x as far as the legs step (stance
+            # foot ~90 cm/s; real clips ~15). Planting the supporting feet makes the path the
+            # steps' own (docs/architecture.md).
+            motions = [m.replace(root_pos=robot_plant_feet(m.qpos)[:, :3]) for m in motions]
         return [m.replace(name=f"sample_{seed}_{i}", captions=(text,) if text else ()) for i, m in enumerate(motions)]
 
     @functools.cached_property
@@ -315,7 +326,8 @@ class MotionPipeline:
 
     def generate_and_track(self, text: str | None = None, seconds: float = 6.0, seed: int = 0,
                            guidance: Cost | Sequence[Cost] | None = None, **sample_kw) -> tuple[Motion, dict]:
-        """Sample one motion (:meth:`sample`) and execute it (:meth:`track`): ``(motion, rollout)``."""
+        """Sample one motion (:meth:`sample`, e.g. with ``plant_feet=True``) and execute it
+        (:meth:`track`): ``(motion, rollout)``."""
         motion = self.sample(text=text, seconds=seconds, seed=seed, guidance=guidance, **sample_kw)[0]
         return motion, self.track(motion)
 

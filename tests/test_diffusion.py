@@ -209,6 +209,10 @@ def test_train_export_and_sample_through_the_pipeline(tmp_path, small_corpus, ti
     assert not m[0].joint_limit_violations().any() and not m[1].joint_limit_violations().any()
     again = pipe.sample("a person walks", seconds=2.0, seed=1, num_samples=2, num_steps=3)
     np.testing.assert_array_equal(again[1].qpos, m[1].qpos)  # seeded
+    from motionfm.robot import plant_feet
+
+    planted = pipe.sample("a person walks", seconds=2.0, seed=1, num_samples=2, num_steps=3, plant_feet=True)
+    np.testing.assert_allclose(planted[1].qpos, plant_feet(m[1].qpos), atol=1e-6)  # the same sample, its root path moved
     hist = Motion.load(small_corpus / "asap/Bolt_level1.csv")
     cont = pipe.sample(None, seconds=1.0, seed=0, history=hist, num_steps=3)[0]
     h = hist.resample(30)

@@ -10,7 +10,8 @@ import pytest
 
 from motionfm import Motion
 from motionfm.robot import (
-    FOOT_SOLE_POINTS, G1_BODY_NAMES, G1_JOINT_NAMES, default_fk, fk_mujoco, foot_points, load_g1, make_fk, robot_from_model,
+    FOOT_SOLE_POINTS, G1_BODY_NAMES, G1_JOINT_NAMES, default_fk, fk_mujoco, foot_points, load_g1, make_fk, plant_feet,
+    robot_from_model,
 )
 
 
@@ -96,3 +97,35 @@ def test_fk_maps_joints_and_bodies_by_name_not_position(data_dir):
     q = Motion.load(data_dir / "g1moves/B_HandsUp.csv").qpos[::20]
     np.testing.assert_allclose(np.asarray(make_fk(moved)(q).body_pos), fk_mujoco(q, robot).body_pos, atol=1e-5)
     np.testing.assert_allclose(fk_mujoco(q, moved).body_pos, fk_mujoco(q, robot).body_pos, atol=1e-9)
+
+
+def test_plant_feet_removes_a_glide_and_keeps_real_steps(data_dir):
+    robot = load_g1()
+    walk = Motion.load(data_dir / "asap/walk_level1.csv").resample(30).slice(0, 180)
+    q = walk.qpos
+
+    def stance_speed(qp):  # planar speed (m/frame) of the lowest sole point, every frame
+        s = foot_points(fk_mujoco(qp, robot), robot).reshape(len(qp), -1, 3)
+        low = s[:-1, :, 2].argmin(-1)
+        return np.linalg.norm(np.diff(s[..., :2], axis=0)[np.arange(len(low)), low], axis=-1)
+
+    planted = plant_feet(q, robot)
+    travel = np.linalg.norm(q[-1, :2] - q[0, :2])
+    # A real walk: its steps carry it, so planting keeps most of the path (this clip's own feet
+    # slide ~9 cm/s at the median, which planting removes: 1.77 m of travel become ~1.25 m).
+    assert travel > 1.0 and np.linalg.norm(planted[-1, :2] - planted[0, :2]) > 0.6 * travel
+    assert np.median(stance_speed(planted)) < 0.5 * np.median(stance_speed(q))
+    np.testing.assert_array_equal(planted[0], q[0])
+    np.testing.assert_array_equal(planted[:, 2:], q[:, 2:])  # height, orientation and joints untouched
+    # The same walk gliding an extra 1 m/s forward (a moonwalk): planted, the glide is gone.
+    glide = q.copy()
+    glide[:, 0] += np.arange(len(q)) / 30.0
+    assert np.median(stance_speed(glide)) * 30 > 0.8
+    fixed = plant_feet(glide, robot)
+    assert np.median(stance_speed(fixed)) * 30 < 0.1
+    added = glide[-1, 0] - q[-1, 0]  # 5 m of glide; the contact gate (~0.95 at this clip's sole heights) keeps < 10 %
+    assert np.abs(fixed[:, :2] - planted[:, :2]).max() < 0.1 * added
+    # In the air (everything 0.5 m up) nothing supports the robot: the path is left alone.
+    air = glide.copy()
+    air[:, 2] += 0.5
+    np.testing.assert_allclose(plant_feet(air, robot)[:, :2], air[:, :2], atol=1e-6)
