@@ -443,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="motion.npz", help="output .npz or .csv (numbered when several)")
     s.add_argument("--plant-feet", action="store_true",
                    help="move the root so supporting feet do not slide: the path the steps carry, which a tracker walks "
-                   "(the generator's walks glide; 'walks backward' then mostly stays put)")
+                   "(the generator's walks glide; 'walks backward' then mostly stays put); with guidance, goals are met by stepping")
     g = s.add_argument_group("guidance (goals at sampling time; formats: motionfm.guidance.files)")
     g.add_argument("--joystick", metavar="VX,VY,YAWRATE", help="constant heading-frame velocity command (m/s, m/s, rad/s)")
     g.add_argument("--obstacles", metavar="SCENE.json", help="spheres/boxes/cylinders/capsules to stay out of")

@@ -273,8 +273,9 @@ class MotionPipeline:
             plant_feet: move the root's planar path so that supporting feet do not slide
                 (:func:`motionfm.robot.plant_feet`): the path the legs' steps carry, which is the
                 one the tracker walks. Off by default: the generator's steps do not always carry
-                it where the text says (planted "walks backward" samples mostly stop travelling),
-                and guidance goals are set on the generator's own path.
+                it where the text says (planted "walks backward" samples mostly stop travelling).
+                With guidance the costs then see the planted path
+                (``GuidanceConfig.plant_feet``), so goals are reached by stepping.
 
         Returns:
             ``num_samples`` :class:`~motionfm.Motion` s at the tokenizer's fps, starting at the origin
@@ -286,6 +287,8 @@ class MotionPipeline:
         stride = self.tokenizer.config.stride
         num_tokens = -(-frames // stride)
         costs = as_costs(guidance) + as_costs(keyframes)
+        if plant_feet and costs:  # goals are met on the planted path (the legs step), which is what is returned
+            guidance_config = dataclasses.replace(guidance_config, plant_feet=True)
         hist = hist_qpos = None
         if history is not None:
             hist = self.encode_history(history)

@@ -175,6 +175,15 @@ def test_joystick_and_obstacle_guidance_reach_their_goals(pipe):
     assert joy.evaluate(guided)["joystick_velocity_error_pct"] < 15
     assert guided.num_frames == free.num_frames == 151 and np.isfinite(guided.qpos).all()
 
+    # Guided, then planted afterwards: the guidance moved the root, not the steps. Planted inside the
+    # guide (sample(plant_feet=True) with costs), the joystick is met by stepping.
+    from motionfm.robot import plant_feet
+
+    after = guided.replace(root_pos=plant_feet(guided.qpos)[:, :3])
+    stepped = pipe.sample(text, seconds=5, seed=3, guidance=[joy], plant_feet=True)[0]
+    assert joy.evaluate(after)["joystick_velocity_error_pct"] > 50
+    assert joy.evaluate(stepped)["joystick_velocity_error_pct"] < 30
+
     p = free.root_pos[75, :2]
     obs = Obstacles.create(cylinders=[[p[0], p[1] + 0.05, 0.25, 1.0]])
     assert obs.evaluate(free)["collision"] == 1.0
@@ -225,3 +234,23 @@ def test_sample_command_with_goal_flags(tmp_path, capsys):
     bad.write_text('{"spheres": [{"center": [1, 0], "radius": 0.2}]}')
     assert main(["sample", "--obstacles", str(bad), "--out", str(tmp_path / "x.npz")]) == 2
     assert "spheres[0].center must be 3" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
+
+
+def test_planted_views_are_the_planted_motion(pipe):
+    """With ``GuidanceConfig(plant_feet=True)`` costs see what ``robot.plant_feet`` makes of the
+    same motion: root path, body positions and the heading-frame root velocity features."""
+    from motionfm.robot import plant_feet
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 8, pipe.diffusion.config.latent_dim))
+    ctx = PassContext(jnp.asarray([[0.0, 0.0], [1.0, -2.0]]), jnp.asarray([0.0, 1.0]), jnp.zeros(2), jnp.ones((2, 32)),
+                      jnp.zeros((2, 2)))
+    plain = pipe.guide(GuidanceConfig()).views(x, ctx)
+    planted = pipe.guide(GuidanceConfig(plant_feet=True)).views(x, ctx)
+    for b in range(2):
+        want = plant_feet(np.asarray(plain.qpos[b], np.float64))
+        assert np.abs(want[:, :2] - np.asarray(plain.qpos[b, :, :2])).max() > 0.01  # the shift is not nothing
+        np.testing.assert_allclose(np.asarray(planted.qpos[b]), want, atol=2e-3)
+        np.testing.assert_allclose(np.asarray(planted.body_pos[b] - plain.body_pos[b])[:, :, :2],
+                                   np.broadcast_to((want - np.asarray(plain.qpos[b]))[:, None, :2], (32, 30, 2)), atol=2e-3)
+        vel = np.asarray(qpos_to_features(jnp.asarray(want, jnp.float32), pipe.fps))[:-1, 1:3]
+        np.testing.assert_allclose(np.asarray(planted.feats[b, :-1, 1:3]), vel, atol=2e-2)

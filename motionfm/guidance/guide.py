@@ -29,8 +29,8 @@ import optax
 from flax import struct
 
 from motionfm.guidance.costs import Cost, MotionView
-from motionfm.robot import default_fk, load_g1
-from motionfm.tokenizer import features_to_qpos
+from motionfm.robot import default_fk, foot_points, load_g1, plant_shift
+from motionfm.tokenizer import FEATURE_SLICES, features_to_qpos
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,10 @@ class GuidanceConfig:
         skip_first: fraction of the first denoising steps left unguided (the prediction is still a blur).
         refine_method: ``"lbfgs"`` (optax L-BFGS on the costs, each divided by its starting value)
             or ``"polyak"`` (the in-loop Polyak steps, repeated).
+        plant_feet: costs see (and differentiate) the root path with supporting feet planted
+            (:func:`motionfm.robot.plant_shift` on the view's qpos, body positions and heading-frame
+            root velocity), so a joystick or waypoint goal is met by the legs stepping, not by the
+            root gliding; ``MotionPipeline.sample(plant_feet=True)`` turns it on with guidance.
     """
 
     iterations: int = 1
@@ -53,6 +57,7 @@ class GuidanceConfig:
     refine_steps: int = 12
     skip_first: float = 0.7
     refine_method: str = "lbfgs"
+    plant_feet: bool = False
 
     def __post_init__(self):
         if self.refine_method not in ("lbfgs", "polyak"):
@@ -104,6 +109,7 @@ class Guide:
         self.max_timestep = (1.0 - config.skip_first) * num_train_timesteps
         """Pass as :class:`~motionfm.diffusion.SamplerConfig`'s ``cond_max_timestep`` (``skip_first``)."""
         self.fk = default_fk()
+        self._robot = load_g1()
         lo, hi = load_g1().joint_limits.T
         self._joint_lo, self._joint_hi = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
 
@@ -118,7 +124,20 @@ class Guide:
         fk = self.fk(qpos)
         f = feats.shape[1]
         time = ctx.t0[:, None] + jnp.arange(f) / self.fps
-        return MotionView(qpos, feats, fk.body_pos, fk.body_rot, time, ctx.valid[:, :f], ctx.origin, self.fps)
+        body_pos = fk.body_pos
+        if self.config.plant_feet:
+            shift = plant_shift(foot_points(fk, self._robot).reshape(*qpos.shape[:2], -1, 3))  # (B, T, 2)
+            qpos = qpos.at[..., :2].add(shift)
+            body_pos = body_pos.at[..., :2].add(shift[:, :, None])
+            # the heading-frame root velocity features (what Joystick reads) of the shifted path
+            dv = jnp.diff(shift, axis=1) * self.fps  # forward differences, as the features (last one repeated)
+            dv = jnp.concatenate([dv, dv[:, -1:]], axis=1)
+            q = qpos[..., 3:7]  # wxyz
+            yaw = jnp.arctan2(2 * (q[..., 0] * q[..., 3] + q[..., 1] * q[..., 2]), 1 - 2 * (q[..., 2] ** 2 + q[..., 3] ** 2))
+            c, s_ = jnp.cos(yaw), jnp.sin(yaw)
+            r = FEATURE_SLICES["root_vel"].start
+            feats = feats.at[..., r : r + 2].add(jnp.stack([c * dv[..., 0] + s_ * dv[..., 1], c * dv[..., 1] - s_ * dv[..., 0]], -1))
+        return MotionView(qpos, feats, body_pos, fk.body_rot, time, ctx.valid[:, :f], ctx.origin, self.fps)
 
     def costs(self, x: jax.Array, args: GuideArgs) -> jax.Array:
         """Each cost ``(B, C)`` of latents ``x (B, N, d)``."""

@@ -243,29 +243,42 @@ def fk_mujoco(qpos: np.ndarray, robot: RobotModel | None = None) -> FKResult:
     return FKResult(pos, quat, rot)
 
 
-def plant_feet(qpos: np.ndarray, robot: RobotModel | None = None, contact_height: float = 0.08,
-               softness: float = 0.01, sharpness: float = 0.01) -> np.ndarray:
-    """``qpos (T, 36)`` with the root's planar path moved so that supporting feet do not slide.
+def plant_shift(soles, contact_height: float = 0.08, softness: float = 0.01, sharpness: float = 0.01):
+    """Root shift ``(..., T, 2)`` that keeps supporting sole points ``soles (..., T, 8, 3)`` from sliding.
 
     Each frame-to-frame step, the planar displacement of the sole points (both feet, 8 points) is
     averaged with weights ``softmin(height / softness)``, so the lowest points (the ones carrying
     the robot) count, and scaled by a contact gate ``sigmoid((contact_height - lowest) /
-    sharpness)`` that is ~0 in flight. The root moves by minus that displacement, accumulated, so
-    a planted foot stays where it landed and the body travels as far as its steps carry it (a
-    motion whose root glides faster than its legs step is slowed to its steps; a foot rolling heel
-    to toe keeps its lowest point in place). Frame 0, heights, orientations and joints are
-    unchanged; numpy, via :func:`fk_mujoco` (~10 us a frame).
+    sharpness)`` that is ~0 in flight; the shift is minus that, accumulated from 0 at frame 0.
+    numpy in, numpy out; jax arrays give a differentiable shift (the gate and the weights' baseline
+    held constant), which is what guidance uses (:class:`motionfm.guidance.GuidanceConfig`).
+    """
+    xp = np if isinstance(soles, np.ndarray) else jnp
+    h = 0.5 * (soles[..., 1:, :, 2] + soles[..., :-1, :, 2])  # (..., T-1, 8) height over each step
+    low = h.min(-1, keepdims=True)
+    if xp is jnp:
+        low = jax.lax.stop_gradient(low)
+    w = xp.exp(-(h - low) / softness)
+    w = w / w.sum(-1, keepdims=True)
+    gate = 0.5 * (1.0 + xp.tanh(0.5 * (contact_height - low[..., 0]) / sharpness))  # the logistic sigmoid, overflow-free
+    slide = (w[..., None] * (soles[..., 1:, :, :2] - soles[..., :-1, :, :2])).sum(-2)  # (..., T-1, 2)
+    shift = -xp.cumsum(gate[..., None] * slide, axis=-2)
+    return xp.concatenate([xp.zeros_like(shift[..., :1, :]), shift], axis=-2)
+
+
+def plant_feet(qpos: np.ndarray, robot: RobotModel | None = None, **kw) -> np.ndarray:
+    """``qpos (T, 36)`` with the root's planar path moved so that supporting feet do not slide.
+
+    The root moves by :func:`plant_shift` (``kw``: its settings), so a planted foot stays where it
+    landed and the body travels as far as its steps carry it (a motion whose root glides faster
+    than its legs step is slowed to its steps; a foot rolling heel to toe keeps its lowest point in
+    place). Frame 0, heights, orientations and joints are unchanged; numpy, via :func:`fk_mujoco`
+    (~10 us a frame).
     """
     robot = robot or load_g1()
     q = np.array(qpos, np.float64).reshape(-1, QPOS_DIM)
     if len(q) < 2:
         return q
     soles = np.asarray(foot_points(fk_mujoco(q, robot), robot)).reshape(len(q), -1, 3)  # (T, 8, 3)
-    h = 0.5 * (soles[1:, :, 2] + soles[:-1, :, 2])  # (T-1, 8) height over each step
-    low = h.min(-1, keepdims=True)
-    w = np.exp(-(h - low) / softness)
-    w /= w.sum(-1, keepdims=True)
-    gate = 0.5 * (1.0 + np.tanh(0.5 * (contact_height - low[:, 0]) / sharpness))  # the logistic sigmoid, overflow-free
-    slide = np.einsum("tp,tpi->ti", w, np.diff(soles[..., :2], axis=0))  # (T-1, 2)
-    q[1:, :2] -= np.cumsum(gate[:, None] * slide, axis=0)
+    q[:, :2] += plant_shift(soles, **kw)
     return q
