@@ -62,16 +62,18 @@ def main() -> int:
 
     rows = [json.loads(line) for line in (default_data_dir() / "clips.jsonl").read_text().splitlines()]
     captions = [r["captions"][0] for r in rows][:: max(1, len(rows) // args.samples)][: args.samples]
-    def quality(guidance=None) -> tuple[list[dict], list[dict]]:  # reports as sampled and with feet planted
-        out, planted = [], []
+    def quality(guidance=None, planted: list[dict] | None = None) -> list[dict]:
+        out = []
         for i, c in enumerate(captions):
             m = pipe.sample(c, seconds=6, seed=i, guidance_scale=w, guidance=guidance)[0]
             assert np.isfinite(m.qpos).all(), c
             out.append(inspect_motion(m))
-            planted.append(inspect_motion(m.replace(root_pos=plant_feet(m.qpos)[:, :3])))  # = sample(..., plant_feet=True)
-        return out, planted
+            if planted is not None:  # the same sample with its feet planted = sample(..., plant_feet=True)
+                planted.append(inspect_motion(m.replace(root_pos=plant_feet(m.qpos)[:, :3])))
+        return out
 
-    (reports, planted_reports), (stance_reports, _) = quality(), quality([StanceFoot(3.0)])
+    planted_reports: list[dict] = []
+    reports, stance_reports = quality(planted=planted_reports), quality([StanceFoot(3.0)])
     real = inspect_folder(default_data_dir())["totals"]
 
     def mean(k: str, reps: list[dict] | None = None) -> float:

@@ -270,11 +270,12 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
                               stats=base.stats if base else None, init_params=base.params if base else None)
     base_steps = int(base.metadata.get("steps", 0)) if base else 0
     base_hours = float(base.metadata.get("train_hours_total", base.metadata.get("train_hours_this_run", 0.0))) if base else 0.0
+    hours = (time.perf_counter() - t0) / 3600
     meta = {"train": dataclasses.asdict(tc), "steps": base_steps + int(state.step), "data": info, "training_data": licence_summary(info),
             **({"init_from": {"path": str(args.init_from), "steps": base_steps, "train_hours": base_hours}} if base else {}),
             "validation_clips": val_ids,
-            "train_hours_this_run": round((time.perf_counter() - t0) / 3600, 3), "final_train_log": log[-1] if log else {},
-            "train_hours_total": round((time.perf_counter() - t0) / 3600 + base_hours, 3),
+            "train_hours_this_run": round(hours, 3), "final_train_log": log[-1] if log else {},
+            "train_hours_total": round(hours + base_hours, 3),
             "tokenizer_checkpoint": tok_ref, "tokenizer_fingerprint": tokenizer_fingerprint(tok)}
     if args.export:
         print(f"exported {save_diffusion(args.export, LatentDiffusion(cfg, sched, state.params, stats, tc.window, meta))}")

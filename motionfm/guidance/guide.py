@@ -30,7 +30,7 @@ from flax import struct
 
 from motionfm.guidance.costs import Cost, MotionView
 from motionfm.robot import default_fk, foot_points, load_g1, plant_shift
-from motionfm.tokenizer import FEATURE_SLICES, features_to_qpos
+from motionfm.tokenizer import FEATURE_SLICES, features_to_qpos, heading, heading_velocity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Guide:
         """Pass as :class:`~motionfm.diffusion.SamplerConfig`'s ``cond_max_timestep`` (``skip_first``)."""
         self.fk = default_fk()
         self._robot = load_g1()
-        lo, hi = load_g1().joint_limits.T
+        lo, hi = self._robot.joint_limits.T
         self._joint_lo, self._joint_hi = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
 
     def views(self, x: jax.Array, ctx: PassContext) -> MotionView:
@@ -129,14 +129,10 @@ class Guide:
             shift = plant_shift(foot_points(fk, self._robot).reshape(*qpos.shape[:2], -1, 3))  # (B, T, 2)
             qpos = qpos.at[..., :2].add(shift)
             body_pos = body_pos.at[..., :2].add(shift[:, :, None])
-            # the heading-frame root velocity features (what Joystick reads) of the shifted path
-            dv = jnp.diff(shift, axis=1) * self.fps  # forward differences, as the features (last one repeated)
-            dv = jnp.concatenate([dv, dv[:, -1:]], axis=1)
-            q = qpos[..., 3:7]  # wxyz
-            yaw = jnp.arctan2(2 * (q[..., 0] * q[..., 3] + q[..., 1] * q[..., 2]), 1 - 2 * (q[..., 2] ** 2 + q[..., 3] ** 2))
-            c, s_ = jnp.cos(yaw), jnp.sin(yaw)
-            r = FEATURE_SLICES["root_vel"].start
-            feats = feats.at[..., r : r + 2].add(jnp.stack([c * dv[..., 0] + s_ * dv[..., 1], c * dv[..., 1] - s_ * dv[..., 0]], -1))
+            # the root velocity features (what Joystick reads) of the shifted path: linear in the path
+            shift3 = jnp.concatenate([shift, jnp.zeros_like(shift[..., :1])], axis=-1)
+            dv = jax.vmap(lambda p, q: heading_velocity(p, heading(q), self.fps))(shift3, qpos[..., 3:7])
+            feats = feats.at[..., FEATURE_SLICES["root_vel"]].add(dv)
         return MotionView(qpos, feats, body_pos, fk.body_rot, time, ctx.valid[:, :f], ctx.origin, self.fps)
 
     def costs(self, x: jax.Array, args: GuideArgs) -> jax.Array:

@@ -7,7 +7,8 @@ Training lives in :mod:`motionfm.tokenizer.train`, metrics in :mod:`motionfm.tok
 """
 
 from motionfm.tokenizer.features import (
-    FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, qpos_to_features, start_pose,
+    FEATURE_DIM, FEATURE_SLICES, FeatureStats, feature_mask, features_to_qpos, heading, heading_velocity, qpos_to_features,
+    start_pose,
 )
 from motionfm.tokenizer.model import PRESETS, TokenizerConfig, TokenizerModel
 from motionfm.tokenizer.quantizers import FSQ, QuantizerOutput, ResidualVQ, VectorQuantizer
@@ -16,5 +17,5 @@ from motionfm.tokenizer.tokenizer import Tokenizer, Tokens, load_tokenizer, save
 __all__ = [
     "FEATURE_DIM", "FEATURE_SLICES", "FSQ", "FeatureStats", "PRESETS", "QuantizerOutput", "ResidualVQ", "Tokenizer",
     "TokenizerConfig", "TokenizerModel", "Tokens", "VectorQuantizer", "feature_mask", "features_to_qpos",
-    "load_tokenizer", "qpos_to_features", "save_tokenizer", "start_pose",
+    "heading", "heading_velocity", "load_tokenizer", "qpos_to_features", "save_tokenizer", "start_pose",
 ]

@@ -44,8 +44,8 @@ FEATURE_DIM = 9 + 2 * NUM_JOINTS  # 67
 _Z = jnp.array([0.0, 0.0, 1.0])
 
 
-def _yaw(quat: jax.Array) -> jax.Array:
-    """``(...)`` heading of wxyz quaternions ``(..., 4)``: yaw of the rotated x-axis."""
+def heading(quat: jax.Array) -> jax.Array:
+    """``(...)`` heading of wxyz quaternions ``(..., 4)``: yaw of the rotated x-axis (as the features use it)."""
     x = jax.vmap(bm.rotate, (None, 0))(jnp.array([1.0, 0.0, 0.0]), quat.reshape(-1, 4)).reshape(quat.shape[:-1] + (3,))
     return jnp.arctan2(x[..., 1], x[..., 0])
 
@@ -72,12 +72,19 @@ def _forward_diff(x: jax.Array, fps: float) -> jax.Array:
     return jnp.concatenate([d, d[-1:]], axis=0)
 
 
+def heading_velocity(pos: jax.Array, yaw: jax.Array, fps: float) -> jax.Array:
+    """The ``root_vel`` channels ``(T, 3)``: forward differences of ``pos (T, 3)`` (the last one
+    repeated) in the heading frame of each frame, ``yaw (T,)``. Linear in ``pos``, so guidance adds
+    the velocity of a shift of the path to the features (``GuidanceConfig.plant_feet``)."""
+    return _rotate_z(_forward_diff(pos, fps), -yaw)
+
+
 def qpos_to_features(qpos: jax.Array, fps: float) -> jax.Array:
     """Features ``(T, 67)`` of a clip ``qpos (T, 36)`` (root quaternion wxyz), ``T >= 2``."""
     qpos = jnp.asarray(qpos, jnp.float32)
     pos, quat, joints = qpos[:, :3], qpos[:, 3:7], qpos[:, 7:]
-    yaw = _yaw(quat)
-    vel = _rotate_z(_forward_diff(pos, fps), -yaw)
+    yaw = heading(quat)
+    vel = heading_velocity(pos, yaw, fps)
     dyaw = _wrap(yaw[1:] - yaw[:-1]) * fps
     yaw_rate = jnp.concatenate([dyaw, dyaw[-1:]])[:, None]
     tilt = jax.vmap(bm.quat_mul)(_yaw_quat(-yaw), quat)
@@ -121,7 +128,7 @@ def feature_mask(joint_mask: np.ndarray | jax.Array) -> jax.Array:
 
 def start_pose(qpos: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(start_xy (2,), start_yaw ())`` of a clip's first frame, for :func:`features_to_qpos`."""
-    return qpos[0, :2], _yaw(qpos[0, 3:7])
+    return qpos[0, :2], heading(qpos[0, 3:7])
 
 
 
