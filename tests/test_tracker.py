@@ -124,21 +124,26 @@ def test_library_sampling_is_valid_and_failure_weighted(library):
 
 # ---------------------------------------------------------------------- rewards and terminations
 def test_reward_is_maximal_on_the_reference(library):
-    cfg = RewardConfig()
+    cfg = RewardConfig(anchor_pos_fine=(1.0, 0.15))
     frame = 20
     ref = _reference(library, frame)
     on = O.reward_terms(np, _mujoco_state(library, frame), ref, ANCHOR, cfg)
-    for k in ("anchor_pos", "anchor_ori", "body_pos", "body_ori"):
+    for k in ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori"):
         w = getattr(cfg, k)[0]
         assert on[k] == pytest.approx(w, abs=2e-3), k
     # Velocities come from MuJoCo's cvel vs finite differences of the reference: close, not exact.
     assert on["body_lin_vel"] > 0.95 * cfg.body_lin_vel[0] and on["body_ang_vel"] > 0.9 * cfg.body_ang_vel[0]
     assert sum(on.values()) > 0.97 * cfg.max_reward()
+    assert tuple(on) == O.REWARD_TERMS  # the env's episode metrics are keyed by REWARD_TERMS
     q = library.qpos[frame].copy()
     q[7:] += 0.3  # a different pose scores lower on every pose term
     off = O.reward_terms(np, _mujoco_state(library, frame, q), ref, ANCHOR, cfg)
     for k in ("body_pos", "body_ori"):
         assert off[k] < on[k] - 0.05
+    # The whole robot 7 cm off: the narrow anchor kernel notices, the wide one barely does.
+    st = _mujoco_state(library, frame)
+    moved = O.reward_terms(np, st._replace(body_pos=st.body_pos + np.array([0.07, 0.0, 0.0])), ref, ANCHOR, cfg)
+    assert on["anchor_pos_fine"] - moved["anchor_pos_fine"] > 0.15 > 0.1 > on["anchor_pos"] - moved["anchor_pos"]
     # numpy and jax.numpy give the same terms (the MJX env uses the jnp path).
     st = _mujoco_state(library, frame, q)
     jt = O.reward_terms(jnp, O.RobotState(*map(jnp.asarray, st)), O.Reference(*map(jnp.asarray, ref)), ANCHOR, cfg)

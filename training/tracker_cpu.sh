@@ -14,7 +14,9 @@
 # steps on with the cpu preset's stronger anchor-position reward and 10 s episodes (walks had
 # drifted off their paths: docs/architecture.md), and from 150 M on with half the episode starts
 # drawn uniformly (adaptive_uniform 0.5: failure-weighted starts had piled onto hopeless segments), and
-# from 190.3 M on at curriculum stage 2 (dance, martial arts: a stage now ends after 100 M steps). A new run folder
+# from 190.3 M on at curriculum stage 2 (dance, martial arts: a stage now ends after 100 M steps), and
+# from 214.4 M on with a second, narrow anchor-position kernel (RewardConfig.anchor_pos_fine: the
+# policy had settled centimetres off the reference and stayed there; docs/architecture.md). A new run folder
 # starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Usage:
 #   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=4000000

@@ -32,6 +32,10 @@ class RewardConfig:
     """
 
     anchor_pos: tuple[float, float] = (0.5, 0.3)  # (weight, sigma in m)
+    # A second, narrow anchor-position kernel (weight 0: off, BeyondMimic has one kernel). The wide
+    # one pulls a lagging walk back from tens of cm but is flat near the reference: at sigma 0.5 m a
+    # 7 cm offset costs 2 % of it, and the 214 M policy held the stand pose 7 cm from where it began.
+    anchor_pos_fine: tuple[float, float] = (0.0, 0.15)
     anchor_ori: tuple[float, float] = (0.5, 0.4)  # rad
     body_pos: tuple[float, float] = (1.0, 0.3)  # m, mean squared over tracked bodies
     body_ori: tuple[float, float] = (1.0, 0.4)  # rad
@@ -43,7 +47,7 @@ class RewardConfig:
 
     def max_reward(self) -> float:
         """The per-step reward when the robot follows the reference exactly and holds its action."""
-        return sum(w for w, _ in (self.anchor_pos, self.anchor_ori, self.body_pos, self.body_ori,
+        return sum(w for w, _ in (self.anchor_pos, self.anchor_pos_fine, self.anchor_ori, self.body_pos, self.body_ori,
                                   self.body_lin_vel, self.body_ang_vel))
 
 
@@ -229,7 +233,12 @@ PRESETS: dict[str, TrackerConfig] = {
     # (11 k one-second bins) they fed back on themselves within 3-5 M steps of every chunk, onto
     # segments where 85-90 % of episodes failed within ~0.5 s (training episodes 0.5-0.8 s long),
     # so the walks whose drift had to be learned over seconds were rarely started.
-    "cpu": TrackerConfig(env=EnvConfig(reward=RewardConfig(anchor_pos=(1.0, 0.5)), max_episode_s=10.0, adaptive_uniform=0.5),
+    # The narrow anchor kernel (1.0, 0.15 m) from 214 M steps on: the 214 M policy kept 97 % of the
+    # held-out gestures it tracked within 5 cm of the reference pose but only 52 % within 5 cm of
+    # where the reference is (world frame), as it settles a few cm off in the first second and
+    # stays there (stand: 7 cm) -- the wide kernel is flat there.
+    "cpu": TrackerConfig(env=EnvConfig(reward=RewardConfig(anchor_pos=(1.0, 0.5), anchor_pos_fine=(1.0, 0.15)),
+                                       max_episode_s=10.0, adaptive_uniform=0.5),
                          ppo=PPOConfig(run_evals=False, discounting=0.99, learning_rate=1e-3, learning_rate_schedule="ADAPTIVE_KL",
                                                      num_updates_per_batch=3, init_noise_std=0.3, num_timesteps=2_000_000)),
     # One GPU: thousands of envs, the full corpus, randomisation on (the issue's recipe).

@@ -131,8 +131,7 @@ class TrackingEnv(Env):
         zero = jnp.zeros(())
         info = {"frame": frame, "step": jnp.zeros((), jnp.int32), "last_action": last_action, "rng": k_next,
                 "truncation": zero, "terminated": zero}
-        metrics = {k: zero for k in ("anchor_pos", "anchor_ori", "body_pos", "body_ori", "body_lin_vel",
-                                     "body_ang_vel", "action_rate", "joint_limit", "body_pos_err_m", "fail")}
+        metrics = {k: zero for k in (*O.REWARD_TERMS, "action_rate", "joint_limit", "body_pos_err_m", "fail")}
         return State(data, self._obs(data, frame, last_action, k_obs), zero, zero, metrics, info)
 
     def targets(self, action: jax.Array, frame: jax.Array) -> jax.Array:
