@@ -235,7 +235,7 @@ PRESETS: dict[str, TrackerConfig] = {
     # so the walks whose drift had to be learned over seconds were rarely started.
     # The narrow anchor kernel (1.0, 0.15 m) from 214 M steps on: the 214 M policy kept 97 % of the
     # held-out gestures it tracked within 5 cm of the reference pose but only 52 % within 5 cm of
-    # where the reference is (world frame), as it settles a few cm off in the first second and
+    # where the reference is (world frame), as it shuffles a few cm off in its first seconds and
     # stays there (stand: 7 cm) -- the wide kernel is flat there.
     "cpu": TrackerConfig(env=EnvConfig(reward=RewardConfig(anchor_pos=(1.0, 0.5), anchor_pos_fine=(1.0, 0.15)),
                                        max_episode_s=10.0, adaptive_uniform=0.5),
