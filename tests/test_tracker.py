@@ -20,7 +20,7 @@ import pytest
 from motionfm.motion import Motion
 from motionfm.robot import load_g1
 from motionfm.tracker import obs as O
-from motionfm.tracker.config import END_EFFECTORS, PRESETS, TRACKED_BODIES, RewardConfig, TrackerConfig
+from motionfm.tracker.config import END_EFFECTORS, PRESETS, REWARD_TERMS, TRACKED_BODIES, RewardConfig, TrackerConfig
 from motionfm.tracker.library import MotionLibrary, bin_weights, sample_start
 from motionfm.tracker.policy import TrackerPolicy, load_policy, policy_from_brax, save_policy
 from motionfm.tracker.rollout import load_rollout, rollout_metrics, save_rollout, track
@@ -134,7 +134,7 @@ def test_reward_is_maximal_on_the_reference(library):
     # Velocities come from MuJoCo's cvel vs finite differences of the reference: close, not exact.
     assert on["body_lin_vel"] > 0.95 * cfg.body_lin_vel[0] and on["body_ang_vel"] > 0.9 * cfg.body_ang_vel[0]
     assert sum(on.values()) > 0.97 * cfg.max_reward()
-    assert tuple(on) == O.REWARD_TERMS  # the env's episode metrics are keyed by REWARD_TERMS
+    assert tuple(on) == REWARD_TERMS  # the env's episode metrics and max_reward are keyed by REWARD_TERMS
     q = library.qpos[frame].copy()
     q[7:] += 0.3  # a different pose scores lower on every pose term
     off = O.reward_terms(np, _mujoco_state(library, frame, q), ref, ANCHOR, cfg)

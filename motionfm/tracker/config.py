@@ -23,6 +23,11 @@ END_EFFECTORS: tuple[str, ...] = (
 )
 
 
+REWARD_TERMS = ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori", "body_lin_vel", "body_ang_vel")
+"""The Gaussian-kernel terms: :class:`RewardConfig` fields ``(weight, sigma)`` and the keys of
+:func:`motionfm.tracker.obs.reward_terms` (and of the env's episode metrics), in order."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RewardConfig:
     """Gaussian-kernel tracking rewards ``w * exp(-err^2 / sigma^2)`` and regularisers.
@@ -47,8 +52,7 @@ class RewardConfig:
 
     def max_reward(self) -> float:
         """The per-step reward when the robot follows the reference exactly and holds its action."""
-        return sum(w for w, _ in (self.anchor_pos, self.anchor_pos_fine, self.anchor_ori, self.body_pos, self.body_ori,
-                                  self.body_lin_vel, self.body_ang_vel))
+        return sum(getattr(self, k)[0] for k in REWARD_TERMS)
 
 
 @dataclasses.dataclass(frozen=True)

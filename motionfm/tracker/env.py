@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from motionfm.robot import G1_JOINT_NAMES, import_mjx, load_g1
 from motionfm.tracker import obs as O
-from motionfm.tracker.config import END_EFFECTORS, TRACKED_BODIES, EnvConfig, RandomizationConfig
+from motionfm.tracker.config import END_EFFECTORS, REWARD_TERMS, TRACKED_BODIES, EnvConfig, RandomizationConfig
 from motionfm.tracker.model import action_scale, physics_model, targets
 from motionfm.tracker.library import DeviceLibrary, MotionLibrary, bin_weights, frame_bin, sample_start
 from motionfm.tracker.physics import make_physics
@@ -131,7 +131,7 @@ class TrackingEnv(Env):
         zero = jnp.zeros(())
         info = {"frame": frame, "step": jnp.zeros((), jnp.int32), "last_action": last_action, "rng": k_next,
                 "truncation": zero, "terminated": zero}
-        metrics = {k: zero for k in (*O.REWARD_TERMS, "action_rate", "joint_limit", "body_pos_err_m", "fail")}
+        metrics = {k: zero for k in (*REWARD_TERMS, "action_rate", "joint_limit", "body_pos_err_m", "fail")}
         return State(data, self._obs(data, frame, last_action, k_obs), zero, zero, metrics, info)
 
     def targets(self, action: jax.Array, frame: jax.Array) -> jax.Array:

@@ -158,13 +158,9 @@ def critic_obs(xp: Any, robot: RobotState, ref: Reference, clean_actor_obs, anch
                            robot.qpos[2:3], rel(robot.body_pos), rel(apos)])
 
 
-REWARD_TERMS = ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori", "body_lin_vel", "body_ang_vel")
-"""Keys of :func:`reward_terms`, in order."""
-
-
 def reward_terms(xp: Any, robot: RobotState, ref: Reference, anchor: int, cfg: RewardConfig) -> dict:
-    """Gaussian-kernel tracking terms (each already weighted; all equal their weight when the
-    robot is exactly on the reference)."""
+    """Gaussian-kernel tracking terms, keyed by :data:`~motionfm.tracker.config.REWARD_TERMS` (each
+    already weighted; all equal their weight when the robot is exactly on the reference)."""
     apos, aquat, avel, aang = align_reference(xp, ref, robot, anchor)
     k = lambda wsig, sq: wsig[0] * xp.exp(-sq / wsig[1] ** 2)  # noqa: E731
     anchor_sq = xp.sum((ref.body_pos[anchor] - robot.body_pos[anchor]) ** 2)
