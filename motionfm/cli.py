@@ -243,7 +243,8 @@ def _cmd_train_diffusion(args: argparse.Namespace) -> int:
 
     model_cfg, tc = load_config(args.config)  # a bad config fails before anything loads
     tok = load_tokenizer(args.tokenizer)
-    tc = dataclasses.replace(tc, **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed)) if v is not None})
+    tc = dataclasses.replace(tc, **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr), ("seed", args.seed),
+                                                         ("foot_contact_weight", args.foot_contact_weight)) if v is not None})
     model_cfg = dataclasses.replace(model_cfg, **{k: v for k, v in (("width", args.width), ("depth", args.depth)) if v is not None})
     cfg = dataclasses.replace(model_cfg, latent_dim=tok.config.latent_dim,
                               max_tokens=max(model_cfg.max_tokens, tc.window // tok.config.stride))
@@ -429,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--foot-contact-weight", type=float,
+                   help="weight of the foot-contact term (sliding of the denoiser's decoded estimate where the training "
+                        "motion's feet are down; DiffusionTrainConfig.foot_contact_weight; default: the config's)")
     t.set_defaults(func=_cmd_train_diffusion)
 
     s = sub.add_parser("sample", help="sample G1 motions from text")

@@ -376,3 +376,35 @@ def test_train_and_sample_with_text_tokens(tmp_path, small_corpus, tiny_tokenize
     m = pipe.sample("a person raises the left hand", seconds=1.0, seed=1, num_samples=2, num_steps=2)
     assert len(m) == 2 and np.isfinite(m[0].qpos).all()
     assert np.isfinite(pipe.sample(None, seconds=1.0, seed=1, num_samples=2, num_steps=2)[0].qpos).all()  # same compiled shapes
+
+
+def test_foot_contact_loss_measures_sliding_of_planted_feet(data_dir):
+    """On a real walk decoded by the shipped tokenizer the term equals the planar speed² of the
+    sole centres on contact frames (plain-MuJoCo FK); a copy whose root glides twice as far as the
+    feet step costs more, its gradient reaches the latents, and no signal weight means no cost."""
+    from motionfm.diffusion.train import encode_windows, foot_contact_loss
+    from motionfm.robot import fk_mujoco, foot_points, load_g1
+    from motionfm.tokenizer import features_to_qpos, load_tokenizer
+
+    tok = load_tokenizer()
+    walk = Motion.load(data_dir / "asap/walk_level1.csv", limits="ignore").resample(tok.config.fps).canonicalize()
+    q = walk.qpos[:64].astype(np.float32)
+    glide = q.copy()
+    glide[:, :2] *= 2.0
+    z = encode_windows(tok, jnp.asarray(np.stack([q, glide])))  # (2, 16, d)
+    ident = FeatureStats(jnp.zeros(z.shape[-1]), jnp.ones(z.shape[-1]))
+    mask = jnp.ones((1, 64), bool)
+    real = float(foot_contact_loss(tok, ident, z[:1], z[:1], mask, jnp.ones(1), 0.025))
+
+    dec = np.asarray(features_to_qpos(tok.decode_latents(z[:1])[0], tok.config.fps), np.float64)
+    soles = foot_points(fk_mujoco(dec), load_g1())
+    contact = soles[..., 2].min(-1)[:-1] < 0.025
+    v = np.diff(soles.mean(-2)[..., :2], axis=0) * tok.config.fps
+    assert contact.any()
+    np.testing.assert_allclose(real, (v**2).sum(-1)[contact].mean(), rtol=2e-3)
+
+    slid = float(foot_contact_loss(tok, ident, z[1:], z[:1], mask, jnp.ones(1), 0.025))
+    assert slid > 1.5 * real, (slid, real)
+    assert float(foot_contact_loss(tok, ident, z[1:], z[:1], mask, jnp.zeros(1), 0.025)) == 0.0
+    g = jax.grad(lambda x: foot_contact_loss(tok, ident, x, z[:1], mask, jnp.ones(1), 0.025))(z[1:])
+    assert np.isfinite(np.asarray(g)).all() and float(jnp.abs(g).sum()) > 0

@@ -28,8 +28,9 @@ from flax import struct
 
 from motionfm.data import BatchIterator, RunningStats, data_sharding, fetch, shard_batch
 from motionfm.diffusion.model import Denoiser, DenoiserConfig
-from motionfm.diffusion.scheduler import SchedulerConfig, add_noise, create_state, training_target
-from motionfm.tokenizer import FeatureStats, Tokenizer, qpos_to_features
+from motionfm.diffusion.scheduler import SchedulerConfig, add_noise, create_state, predict_x0_eps, training_target
+from motionfm.robot import default_fk, foot_points, load_g1
+from motionfm.tokenizer import FeatureStats, Tokenizer, features_to_qpos, qpos_to_features
 from motionfm.training import LoopConfig, resume, run_loop
 
 
@@ -46,6 +47,13 @@ class DiffusionTrainConfig:
         window: training window in frames (a multiple of the tokenizer's stride).
         stride: dataset window stride (frames).
         mirror_prob: mirroring augmentation.
+        foot_contact_weight: weight of the foot-contact term (0: off): the denoiser's clean-motion
+            estimate is decoded (tokenizer decoder + FK, as guidance does) and its sole centres'
+            planar speed squared (m²/s²) is penalised on the frames where the decoded training
+            window has that foot on the ground (lowest sole point below ``foot_contact_height``),
+            weighted by the noise level's signal fraction ``alpha_bar(t)``
+            (:func:`foot_contact_loss`). The latent loss alone left generated walks gliding.
+        foot_contact_height: contact threshold (m), :func:`motionfm.data.inspect_motion`'s 2.5 cm.
         seed, log_every, ckpt_every: as usual.
     """
 
@@ -61,6 +69,8 @@ class DiffusionTrainConfig:
     window: int = 128
     stride: int = 16
     mirror_prob: float = 0.5
+    foot_contact_weight: float = 0.0
+    foot_contact_height: float = 0.025
     val_fraction: float = 0.1
     seed: int = 0
     log_every: int = 25
@@ -196,6 +206,33 @@ def _observation_mask(key: jax.Array, token_mask: jax.Array, tc: DiffusionTrainC
     return obs & token_mask
 
 
+def foot_contact_loss(tok: Tokenizer, stats: FeatureStats, x0_hat: jax.Array, x0: jax.Array, frame_mask: jax.Array,
+                      signal: jax.Array, height: float) -> jax.Array:
+    """Foot sliding of the denoiser's estimate where the training window's foot is down.
+
+    Both latents ``(B, N, d)`` (normalised) are decoded to motion (tokenizer decoder, root path
+    integrated from the origin, FK; what guidance costs see); ``x0``'s sole points say which foot
+    touches the ground on each frame (lowest sole point below ``height`` m; no gradient), and the
+    planar speed² (m²/s²) of ``x0_hat``'s sole centres on those frames is averaged, each example
+    weighted by ``signal (B,)``. ``frame_mask (B, T)`` marks real frames (a step counts when both
+    of its frames are real).
+    """
+    robot, fk = load_g1(), default_fk()
+
+    def soles(z):  # (B, T, 2, 4, 3)
+        feats = tok.decode_latents(stats.denormalize(z))
+        qpos = jax.vmap(lambda f: features_to_qpos(f, tok.config.fps))(feats)
+        return foot_points(fk(qpos), robot)
+
+    ref = jax.lax.stop_gradient(soles(x0))
+    contact = (ref[..., 2].min(-1) < height)[:, :-1]  # (B, T-1, 2)
+    valid = (frame_mask[:, 1:] & frame_mask[:, :-1])[..., None]
+    c = soles(x0_hat).mean(-2)[..., :2]  # (B, T, 2, 2) sole centres
+    speed2 = jnp.sum(jnp.diff(c, axis=1) ** 2, -1) * tok.config.fps**2  # (B, T-1, 2)
+    w = (contact & valid).astype(jnp.float32)
+    return jnp.sum(speed2 * w * signal[:, None, None]) / jnp.maximum(w.sum(), 1.0)
+
+
 def make_loss_fn(tok: Tokenizer, model: Denoiser, sched: SchedulerConfig, tc: DiffusionTrainConfig, stats: FeatureStats,
                  text_table: jax.Array, token_table: tuple[jax.Array, jax.Array] | None = None) -> Callable:
     """``loss(params, batch, key) -> (loss, metrics)``; ``batch``: ``frame_mask``, ``caption`` and
@@ -231,7 +268,12 @@ def make_loss_fn(tok: Tokenizer, model: Denoiser, sched: SchedulerConfig, tc: Di
         target = training_target(sstate, x0, noise, t, sched.prediction_type)
         w = (tmask & ~obs_mask).astype(jnp.float32)[..., None]  # observed tokens are given, not learned
         loss = jnp.sum((out - target) ** 2 * w) / jnp.maximum(w.sum() * x0.shape[-1], 1)
-        return loss, {"loss": loss}
+        if tc.foot_contact_weight <= 0:
+            return loss, {"loss": loss}
+        x0_hat, _ = predict_x0_eps(sstate, out, x_t, t, sched.prediction_type)
+        x0_hat = jnp.where((obs_mask | ~tmask)[..., None], x0, x0_hat)  # observed and padding tokens are given
+        foot = foot_contact_loss(tok, stats, x0_hat, x0, batch["frame_mask"], sstate.alphas_cumprod[t], tc.foot_contact_height)
+        return loss + tc.foot_contact_weight * foot, {"loss": loss, "foot": foot}
 
     return loss_fn
 
@@ -354,5 +396,5 @@ def train(
         return step_fn(state, shard_batch(batch, sharding))
 
     loop = LoopConfig(tc.steps, tc.log_every, tc.ckpt_every, desc="diffusion")
-    state, log = run_loop(step, state, start, loop, out, postfix=lambda m: {"loss": f"{m['loss']:.4f}"}, progress=progress)
+    state, log = run_loop(step, state, start, loop, out, postfix=lambda m: {k: f"{m[k]:.4f}" for k in ("loss", "foot") if k in m}, progress=progress)
     return state, stats, log
