@@ -19,7 +19,12 @@ Prints:
     executed without a fall (``--generated-seeds 0`` skips it), as sampled and with their feet
     planted (``plant_feet=True``: the root path their steps carry), side by side; with ``--stance-foot-weight W`` the same
     prompts and seeds again, sampled with the ``StanceFoot`` guidance cost (walks step instead of
-    gliding).
+    gliding);
+  - **the receding-horizon loop** (``--receding-seeds N``): ``motionfm run`` with
+    ``examples/run_joystick.json`` and ``examples/run_obstacles.json`` for 20 s at seeds 0..N-1 with
+    this policy: how many runs stay up, how many enter an obstacle, the closed-loop joystick error.
+    Held-out clips and open-loop samples do not exercise it, and a policy better on both fell more
+    here (docs/architecture.md), so a chunk passes it before it ships.
 """
 
 from __future__ import annotations
@@ -170,6 +175,27 @@ def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_wei
             "seconds": seconds, "stance_foot_weight": stance_foot_weight, "plant_feet": plant_feet, "rows": rows}
 
 
+def receding_runs(policy, seeds: int, seconds: float = 20.0) -> dict:
+    """:func:`motionfm.receding.run_receding` with the example joystick script and obstacles at
+    seeds ``0 .. seeds-1``, executed by ``policy``."""
+    from motionfm.guidance.files import load_joystick_script, load_scene
+    from motionfm.pipeline import load_pretrained
+    from motionfm.receding import DEFAULT_TEXT, run_receding
+
+    pipe = load_pretrained()
+    joystick = load_joystick_script(ROOT / "examples/run_joystick.json")
+    obstacles = load_scene(ROOT / "examples/run_obstacles.json")
+    rows = []
+    for seed in range(seeds):
+        m = run_receding(pipe, DEFAULT_TEXT, seconds, joystick=joystick, obstacles=obstacles, seed=seed,
+                         progress=False, policy=policy).metrics
+        rows.append({"seed": seed, "fell": bool(m["fell"]), "sim_s": m["sim_s"],
+                     "obstacle_entries": int(m["collisions"]["collision_events"]),
+                     "joystick_error": m["joystick"]["velocity_error"]})
+    return {"runs": len(rows), "up": sum(not r["fell"] for r in rows),
+            "entered_obstacle": sum(r["obstacle_entries"] > 0 for r in rows), "seconds": seconds, "rows": rows}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=61440, help="env steps of each backend's training run")
@@ -181,6 +207,8 @@ def main(argv=None) -> int:
     p.add_argument("--generated-seeds", type=int, default=2, help="samples per demo prompt to generate and track (0: skip)")
     p.add_argument("--stance-foot-weight", type=float, default=0.0,
                    help="also track the demo prompts sampled with StanceFoot guidance of this weight (0: skip)")
+    p.add_argument("--receding-seeds", type=int, default=0,
+                   help="runs of the receding-horizon loop (motionfm run, example joystick + obstacles, 20 s; 0: skip)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
@@ -206,6 +234,8 @@ def main(argv=None) -> int:
         out["generated_planted"] = generated_tracking(pol, args.generated_seeds, plant_feet=True)
         if args.stance_foot_weight > 0:
             out["generated_stance"] = generated_tracking(pol, args.generated_seeds, stance_foot_weight=args.stance_foot_weight)
+    if args.receding_seeds:
+        out["receding"] = receding_runs(pol, args.receding_seeds)
 
     if args.json:
         print(json.dumps(out, indent=1, default=float))
@@ -254,6 +284,11 @@ def main(argv=None) -> int:
             slide = ", ".join(f"{r['stance_foot_speed_cm_s']:.0f}" for r in rows)
             print(f"{'    mpbpe (cm)':<52}{err:>14}")
             print(f"{'    stance-foot speed of the sample (cm/s)':<52}{slide:>14}")
+    if "receding" in out:
+        rc = out["receding"]
+        print(f"{'receding loop (motionfm run, ' + str(rc['runs']) + ' seeds): up, entered obstacle':<52}{rc['up']:>6d}, {rc['entered_obstacle']}")
+        err = ", ".join(f"{100 * r['joystick_error']:.0f}" for r in rc["rows"])
+        print(f"{'  closed-loop joystick error (%)':<52}{err:>14}")
     return 0
 
 
