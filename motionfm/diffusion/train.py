@@ -26,7 +26,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from motionfm.data import BatchIterator, RunningStats, data_sharding, fetch, shard_batch
+from motionfm.data import BatchIterator, QualityThresholds, RunningStats, data_sharding, fetch, shard_batch
 from motionfm.diffusion.model import Denoiser, DenoiserConfig
 from motionfm.diffusion.scheduler import SchedulerConfig, add_noise, create_state, predict_x0_eps, training_target
 from motionfm.robot import default_fk, foot_points, load_g1
@@ -55,7 +55,8 @@ class DiffusionTrainConfig:
             (:func:`foot_contact_loss`). Tried against the walks' glide: it lowered mixed-caption
             skating (34.8 -> 21.2 cm/s at weight 5) but walks still glide and samples slowed, so the
             shipped model is trained without it (docs/architecture.md).
-        foot_contact_height: contact threshold (m), :func:`motionfm.data.inspect_motion`'s 2.5 cm.
+        foot_contact_height: contact threshold (m): :class:`motionfm.data.QualityThresholds`'
+            ``contact_height_cm``, the one :func:`motionfm.data.inspect_motion` measures skating with.
         seed, log_every, ckpt_every: as usual.
     """
 
@@ -72,7 +73,7 @@ class DiffusionTrainConfig:
     stride: int = 16
     mirror_prob: float = 0.5
     foot_contact_weight: float = 0.0
-    foot_contact_height: float = 0.025
+    foot_contact_height: float = QualityThresholds.contact_height_cm / 100
     val_fraction: float = 0.1
     seed: int = 0
     log_every: int = 25
