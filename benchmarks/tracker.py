@@ -24,7 +24,10 @@ Prints:
     ``examples/run_joystick.json`` and ``examples/run_obstacles.json`` for 20 s at seeds 0..N-1 with
     this policy: how many runs stay up, how many enter an obstacle, the closed-loop joystick error.
     Held-out clips and open-loop samples do not exercise it, and a policy better on both fell more
-    here (docs/architecture.md), so a chunk passes it before it ships.
+    here (docs/architecture.md), so a chunk passes it before it ships; ``--loop-scenarios N``: the
+    same loop on N random scenarios (:func:`motionfm.receding.random_scenario`: joystick scripts of
+    2-4 commands, 0-2 cylinders, walking prompts; seeds 90 000 on, apart from the tracker's loop
+    corpus): runs up, runs with obstacles and how many of them entered one, when the falls came.
 """
 
 from __future__ import annotations
@@ -175,24 +178,34 @@ def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_wei
             "seconds": seconds, "stance_foot_weight": stance_foot_weight, "plant_feet": plant_feet, "rows": rows}
 
 
-def receding_runs(policy, seeds: int, seconds: float = 20.0) -> dict:
-    """:func:`motionfm.receding.run_receding` with the example joystick script and obstacles at
-    seeds ``0 .. seeds-1``, executed by ``policy``."""
+def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = False) -> dict:
+    """:func:`motionfm.receding.run_receding` executed by ``policy``: with the example joystick
+    script and obstacles at seeds ``0 .. seeds-1``, or (``scenarios``) on the random scenarios
+    :func:`motionfm.receding.random_scenario` draws from seeds ``90000 + 100 i`` (the tracker's loop
+    corpus draws from 1000 on)."""
     from motionfm.guidance.files import load_joystick_script, load_scene
     from motionfm.pipeline import load_pretrained
-    from motionfm.receding import DEFAULT_TEXT, run_receding
+    from motionfm.receding import DEFAULT_TEXT, random_scenario, run_receding, scenario_goals
 
     pipe = load_pretrained()
-    joystick = load_joystick_script(ROOT / "examples/run_joystick.json")
-    obstacles = load_scene(ROOT / "examples/run_obstacles.json")
     rows = []
-    for seed in range(seeds):
-        m = run_receding(pipe, DEFAULT_TEXT, seconds, joystick=joystick, obstacles=obstacles, seed=seed,
+    for i in range(seeds):
+        if scenarios:
+            seed = 90_000 + 100 * i
+            sc = random_scenario(seed, seconds)
+            text, (joystick, obstacles) = sc["text"], scenario_goals(sc)
+        else:
+            seed, text = i, DEFAULT_TEXT
+            joystick = load_joystick_script(ROOT / "examples/run_joystick.json")
+            obstacles = load_scene(ROOT / "examples/run_obstacles.json")
+        m = run_receding(pipe, text, seconds, joystick=joystick, obstacles=obstacles, seed=seed,
                          progress=False, policy=policy).metrics
-        rows.append({"seed": seed, "fell": bool(m["fell"]), "sim_s": m["sim_s"],
-                     "obstacle_entries": int(m["collisions"]["collision_events"]),
+        rows.append({"seed": seed, "text": text, "fell": bool(m["fell"]), "sim_s": m["sim_s"],
+                     "obstacles": obstacles is not None,
+                     "obstacle_entries": int(m["collisions"]["collision_events"]) if obstacles is not None else 0,
                      "joystick_error": m["joystick"]["velocity_error"]})
     return {"runs": len(rows), "up": sum(not r["fell"] for r in rows),
+            "with_obstacles": sum(r["obstacles"] for r in rows),
             "entered_obstacle": sum(r["obstacle_entries"] > 0 for r in rows), "seconds": seconds, "rows": rows}
 
 
@@ -209,6 +222,8 @@ def main(argv=None) -> int:
                    help="also track the demo prompts sampled with StanceFoot guidance of this weight (0: skip)")
     p.add_argument("--receding-seeds", type=int, default=0,
                    help="runs of the receding-horizon loop (motionfm run, example joystick + obstacles, 20 s; 0: skip)")
+    p.add_argument("--loop-scenarios", type=int, default=0,
+                   help="runs of the loop on random scenarios (motionfm.receding.random_scenario, seeds 90000 + 100 i, 20 s; 0: skip)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
@@ -236,6 +251,8 @@ def main(argv=None) -> int:
             out["generated_stance"] = generated_tracking(pol, args.generated_seeds, stance_foot_weight=args.stance_foot_weight)
     if args.receding_seeds:
         out["receding"] = receding_runs(pol, args.receding_seeds)
+    if args.loop_scenarios:
+        out["loop_scenarios"] = receding_runs(pol, args.loop_scenarios, scenarios=True)
 
     if args.json:
         print(json.dumps(out, indent=1, default=float))
@@ -284,9 +301,14 @@ def main(argv=None) -> int:
             slide = ", ".join(f"{r['stance_foot_speed_cm_s']:.0f}" for r in rows)
             print(f"{'    mpbpe (cm)':<52}{err:>14}")
             print(f"{'    stance-foot speed of the sample (cm/s)':<52}{slide:>14}")
-    if "receding" in out:
-        rc = out["receding"]
-        print(f"{'receding loop (motionfm run, ' + str(rc['runs']) + ' seeds): up, entered obstacle':<52}{rc['up']:>6d}, {rc['entered_obstacle']}")
+    for key, what in (("receding", "motionfm run, example goals"), ("loop_scenarios", "random scenarios")):
+        if key not in out:
+            continue
+        rc = out[key]
+        print(f"{'receding loop (' + what + ', ' + str(rc['runs']) + ' runs): up':<52}{rc['up']:>14d}")
+        print(f"{'  runs with obstacles, of them entered one':<52}{str(rc['with_obstacles']) + ', ' + str(rc['entered_obstacle']):>14}")
+        fell = ", ".join(f"{r['sim_s']:.1f}" for r in rc["rows"] if r["fell"]) or "-"
+        print(f"{'  falls at (s)':<52}{fell:>14}")
         err = ", ".join(f"{100 * r['joystick_error']:.0f}" for r in rc["rows"])
         print(f"{'  closed-loop joystick error (%)':<52}{err:>14}")
     return 0

@@ -156,6 +156,48 @@ def window_joystick(joystick: Joystick, start_s: float, horizon_s: float) -> Joy
     return Joystick.profile(local, commands, weight=joystick.weight, yaw_weight=joystick.yaw_weight, window=joystick.window)
 
 
+SCENARIO_TEXTS = ("a person walks forward", "a person walks forward", "a person walks forward slowly",
+                  "a person walks and turns left", "a person walks and turns right")
+"""Prompts of :func:`random_scenario` (the loop's default, :data:`DEFAULT_TEXT`, twice as often)."""
+
+
+def random_scenario(seed: int, seconds: float = 20.0) -> dict[str, Any]:
+    """A random run of the loop, as JSON: ``{"text", "joystick": joystick script, "obstacles":
+    scene or None}`` (the formats of ``motionfm run --joystick-script`` / ``--obstacles``).
+
+    The script holds 2-4 commands, the first at 0 s, the others at random times 3 s from either end:
+    forward 0-0.7 m/s (backward to -0.3 m/s in 15 %), sideways +-0.25 m/s in 30 %, turning
+    +-0.5 rad/s in half. 0, 1 or 2 cylinders (40/40/20 %) of radius 0.15-0.35 m stand 1.5-5 m ahead
+    within 0.5 m of the start line. Deterministic in ``seed``; :func:`scenario_goals` turns it into
+    costs. The tracker's loop corpus (``training/loop_corpus.py``) draws seeds from 1000 on, the
+    benchmark (``benchmarks/tracker.py --loop-scenarios``) from 90 000 on."""
+    rng = np.random.default_rng(seed)
+    times = np.unique(np.round(np.concatenate([[0.0], rng.uniform(3.0, max(seconds - 3.0, 4.0), rng.integers(1, 4))]), 1))
+    commands = []
+    for t in times:
+        vx = rng.uniform(-0.3, 0.0) if rng.random() < 0.15 else rng.uniform(0.0, 0.7)
+        vy = rng.uniform(-0.25, 0.25) if rng.random() < 0.3 else 0.0
+        yaw = rng.uniform(-0.5, 0.5) if rng.random() < 0.5 else 0.0
+        commands.append({"t": float(t), "vx": round(vx, 2), "vy": round(vy, 2), "yaw_rate": round(yaw, 2)})
+    obstacles = None
+    n = rng.choice(3, p=[0.4, 0.4, 0.2])
+    if n:
+        obstacles = {"cylinders": [{"center": [round(rng.uniform(1.5, 5.0), 2), round(rng.uniform(-0.5, 0.5), 2)],
+                                    "radius": round(rng.uniform(0.15, 0.35), 2), "height": 1.0} for _ in range(n)],
+                     "margin": 0.05}
+    return {"text": str(rng.choice(SCENARIO_TEXTS)), "joystick": {"commands": commands, "interpolation": "step"},
+            "obstacles": obstacles}
+
+
+def scenario_goals(scenario: dict[str, Any]) -> tuple[Joystick, Obstacles | None]:
+    """The ``(joystick, obstacles)`` costs of a :func:`random_scenario`."""
+    from motionfm.guidance.files import joystick_from_dict, scene_from_dict
+
+    obstacles = scenario.get("obstacles")
+    return (joystick_from_dict(scenario["joystick"], "scenario joystick"),
+            scene_from_dict(obstacles, "scenario obstacles") if obstacles else None)
+
+
 def start_state(fps: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
     """The robot's state before the run: Menagerie's ``stand`` keyframe, grounded, at the origin
     facing +x, at rest: ``(qpos (36,), qvel (35,))``."""

@@ -11,7 +11,7 @@ from motionfm.cli import main
 from motionfm.guidance import Joystick, Obstacles
 from motionfm.guidance.files import GuidanceFileError, load_joystick_script
 from motionfm.guidance.sdf import Scene
-from motionfm.receding import collisions, receding_metrics, start_state, window_joystick
+from motionfm.receding import collisions, random_scenario, receding_metrics, scenario_goals, start_state, window_joystick
 
 FPS = 50.0
 
@@ -37,6 +37,28 @@ def test_window_joystick_shifts_the_script_to_the_plan_start(tmp_path):
     # every window has the same number of knots, so re-plans reuse one compiled sampler
     sizes = {window_joystick(j, t0, 2.0).times.shape for t0 in (0.0, 1.0, 2.0, 2.5, 4.0)}
     assert sizes == {(4,)}
+
+
+def test_random_scenarios_are_seeded_valid_goal_files():
+    scenarios = [random_scenario(seed) for seed in range(90_000, 90_000 + 40 * 100, 100)]
+    assert random_scenario(90_000) == scenarios[0]  # deterministic in the seed
+    assert json.loads(json.dumps(scenarios)) == scenarios  # JSON: a clips.jsonl row can carry it
+    with_obstacles = 0
+    for sc in scenarios:
+        joystick, obstacles = scenario_goals(sc)
+        times = [c["t"] for c in sc["joystick"]["commands"]]
+        assert times[0] == 0 and all(3.0 <= t <= 17.0 for t in times[1:]) and 2 <= len(times) <= 4
+        vx = np.asarray(joystick.command(np.asarray(times)))[:, 0]
+        assert ((-0.3 <= vx) & (vx <= 0.7)).all()
+        if obstacles is not None:
+            with_obstacles += 1
+            centres = np.asarray(obstacles.scene.cylinders)[:, :2]
+            assert ((centres[:, 0] >= 1.5) & (centres[:, 0] <= 5.0) & (np.abs(centres[:, 1]) <= 0.5)).all()
+    assert 10 <= with_obstacles <= 35  # 60 % of scenarios have obstacles
+    assert len({sc["text"] for sc in scenarios}) > 1
+    bad = {**scenarios[0], "joystick": {"commands": [{"t": 1.0, "vx": 0.5}]}}
+    with pytest.raises(GuidanceFileError, match="scenario joystick: the first command must be at t = 0"):
+        scenario_goals(bad)
 
 
 def test_metrics_from_arrays_joystick_collisions_and_falls():

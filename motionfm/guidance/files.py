@@ -82,7 +82,11 @@ _SCENE_KEYS = {"spheres", "boxes", "cylinders", "capsules", "margin"}
 def load_scene(path: str | os.PathLike) -> Obstacles:
     """An :class:`~motionfm.guidance.Obstacles` cost from a scene JSON file (format: module docstring)."""
     path = Path(path)
-    doc = _json(path)
+    return scene_from_dict(_json(path), path)
+
+
+def scene_from_dict(doc: Any, path: str | os.PathLike = "scene") -> Obstacles:
+    """:func:`load_scene` of an already parsed scene (``path`` only names it in errors)."""
     if not isinstance(doc, dict):
         raise GuidanceFileError(f"{path}: the scene must be a JSON object with spheres/boxes/cylinders/capsules lists")
     unknown = set(doc) - _SCENE_KEYS
@@ -222,7 +226,11 @@ def load_joystick_script(path: str | os.PathLike) -> Joystick:
     """A time-varying :class:`~motionfm.guidance.Joystick` from a joystick script (format: module
     docstring); times are seconds from the start of the run."""
     path = Path(path)
-    doc = _json(path)
+    return joystick_from_dict(_json(path), path)
+
+
+def joystick_from_dict(doc: Any, path: str | os.PathLike = "joystick script") -> Joystick:
+    """:func:`load_joystick_script` of an already parsed script (``path`` only names it in errors)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("commands"), list) or not doc["commands"]:
         raise GuidanceFileError(f'{path}: expected {{"commands": [{{"t": seconds, "vx": m/s, "vy": m/s, "yaw_rate": rad/s}}, ...]}} '
                                 "with at least one command")
