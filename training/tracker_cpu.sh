@@ -19,8 +19,10 @@
 # policy had settled centimetres off the reference and stayed there; docs/architecture.md). A new run folder
 # starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Before an export is committed as checkpoints/tracker it passes the ship check: `python benchmarks/tracker.py
-# --skip-train --skip-eval --generated-seeds 4 --receding-seeds 12 --checkpoint DIR` (the 262.6 M chunk, the
-# best on held-out clips, fell at 5 of 12 seeds of the motionfm run loop: docs/architecture.md).
+# --skip-train --skip-eval --generated-seeds 4 --receding-seeds 12 --loop-scenarios 40 --checkpoint DIR` (the
+# 262.6 M chunk, the best on held-out clips, fell at 5 of 12 seeds of the motionfm run loop: docs/architecture.md).
+# EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
+# the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Usage:
 #   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=4000000
 set -euo pipefail
@@ -33,7 +35,7 @@ GEN=runs/generated/tracker_g1
 # whole corpus grew to 23 GB and were OOM-killed on this 24 GB machine.
 for _ in $(seq "${CHUNKS:-20}"); do
     .venv/bin/python -m motionfm.tracker.cli train tracker --config cpu --curriculum \
-        --data "$G1" runs/data/cmu_g1 runs/data/cmu_mocap_g1 runs/data/bandai_g1 "$GEN" \
+        --data "$G1" runs/data/cmu_g1 runs/data/cmu_mocap_g1 runs/data/bandai_g1 "$GEN" ${EXTRA_DATA:-} \
         --steps "${STEPS:-4000000}" --chunks 1 --num-evals "${NUM_EVALS:-6}" \
         --init-from checkpoints/tracker --out runs/tracker_cpu --export checkpoints/tracker "$@"
 done
