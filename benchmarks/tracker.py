@@ -188,6 +188,7 @@ def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = F
     from motionfm.receding import DEFAULT_TEXT, random_scenario, run_receding, scenario_goals
 
     pipe = load_pretrained()
+    example = (load_joystick_script(ROOT / "examples/run_joystick.json"), load_scene(ROOT / "examples/run_obstacles.json"))
     rows = []
     for i in range(seeds):
         if scenarios:
@@ -195,9 +196,7 @@ def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = F
             sc = random_scenario(seed, seconds)
             text, (joystick, obstacles) = sc["text"], scenario_goals(sc)
         else:
-            seed, text = i, DEFAULT_TEXT
-            joystick = load_joystick_script(ROOT / "examples/run_joystick.json")
-            obstacles = load_scene(ROOT / "examples/run_obstacles.json")
+            seed, text, (joystick, obstacles) = i, DEFAULT_TEXT, example
         m = run_receding(pipe, text, seconds, joystick=joystick, obstacles=obstacles, seed=seed,
                          progress=False, policy=policy).metrics
         rows.append({"seed": seed, "text": text, "fell": bool(m["fell"]), "sim_s": m["sim_s"],

@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 PROMPTS: tuple[tuple[str, str], ...] = (
     ("walk", "a person walks forward"),
@@ -49,6 +51,24 @@ def licence_of(diffusion_meta: dict) -> str:
     return "CC-BY-NC-4.0" if any("NC" in k for k in lic) else "; ".join(sorted(lic)) or "unknown"
 
 
+def write_corpus(out: Path, write_clips: Callable[[Path], list[dict]]) -> list[dict]:
+    """Write a corpus folder atomically: ``write_clips(folder)`` saves the motion files into a
+    temporary folder beside ``out`` and returns their ``clips.jsonl`` rows; the folder then replaces
+    ``out`` as a whole (nothing half-written there; the temporary folder goes on an error)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        rows = write_clips(tmp)
+        (tmp / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="corpus folder to write (replaced as a whole)")
@@ -68,25 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     licence = licence_of(pipe.diffusion.metadata)
     robot = load_g1()
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))  # nothing half-written at --out
-    rows = []
-    for category, prompt in tqdm(PROMPTS, desc="sampling", file=sys.stderr):
-        motions = pipe.sample(text=prompt, seconds=args.seconds, seed=args.first_seed, num_samples=args.seeds)
-        for i, m in enumerate(motions):
-            cid = f"{prompt.removeprefix('a person ').replace(' ', '_')}_{args.first_seed + i}"
-            m.save(tmp / f"{cid}.npz")
-            q = inspect_motion(m, robot)
-            rows.append({"id": f"generated/{cid}", "file": f"{cid}.npz", "source": "motionfm diffusion (generated)",
-                         "license": licence, "fps": m.fps, "frames": m.num_frames, "category": category,
-                         "captions": [prompt], "seed": args.first_seed + i,
-                         "quality": {k: v for k, v in q.items() if isinstance(v, (int, float, bool))}})
-    (tmp / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    if out.exists():
-        import shutil
 
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    def write_clips(folder: Path) -> list[dict]:
+        rows = []
+        for category, prompt in tqdm(PROMPTS, desc="sampling", file=sys.stderr):
+            motions = pipe.sample(text=prompt, seconds=args.seconds, seed=args.first_seed, num_samples=args.seeds)
+            for i, m in enumerate(motions):
+                cid = f"{prompt.removeprefix('a person ').replace(' ', '_')}_{args.first_seed + i}"
+                m.save(folder / f"{cid}.npz")
+                q = inspect_motion(m, robot)
+                rows.append({"id": f"generated/{cid}", "file": f"{cid}.npz", "source": "motionfm diffusion (generated)",
+                             "license": licence, "fps": m.fps, "frames": m.num_frames, "category": category,
+                             "captions": [prompt], "seed": args.first_seed + i,
+                             "quality": {k: v for k, v in q.items() if isinstance(v, (int, float, bool))}})
+        return rows
+
+    rows = write_corpus(out, write_clips)
     print(f"{len(rows)} generated clips ({len(PROMPTS)} prompts x {args.seeds} seeds, {args.seconds:g} s) -> {out} "
           f"(licence {licence})")
     return 0

@@ -7,10 +7,10 @@ policies that track them best fell most in the loop (262.6 M steps: 5 of 12 seed
 docs/architecture.md). This recipe runs the loop (:func:`motionfm.receding.run_receding`, shipped
 generator and tracker) over ``--runs`` random scenarios (:func:`motionfm.receding.random_scenario`:
 a joystick script of 2-4 commands, 0-2 cylinders near the path, a walking prompt) and keeps each
-run's tracked reference (``RecedingResult.ref_qpos``, 50 Hz, seams included) as a clip, without the segment in which the
-robot fell. Seeds (from ``--first-seed``, 1000) differ from the loop's benchmarks
-(``benchmarks/tracker.py --receding-seeds``: ``examples/run_*.json``, seeds 0-11; ``--loop-scenarios``:
-scenarios from seed 90 000 on).
+run's tracked reference (``RecedingResult.ref_qpos``, 50 Hz, seams included) as a clip, without
+the segment in which the robot fell. Seeds (from ``--first-seed``, 1000) differ from the loop's
+benchmarks (``benchmarks/tracker.py --receding-seeds``: ``examples/run_*.json``, seeds 0-11;
+``--loop-scenarios``: scenarios from seed 90 000 on).
 
     .venv/bin/python training/loop_corpus.py --out runs/generated/loop_g1 --runs 100
 """
@@ -18,11 +18,7 @@ scenarios from seed 90 000 on).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -42,15 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     from motionfm.receding import random_scenario, run_receding, scenario_goals
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from generated_corpus import licence_of
+    from generated_corpus import licence_of, write_corpus
 
     pipe = load_pretrained()
     licence = licence_of(pipe.diffusion.metadata)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))  # nothing half-written at --out
-    rows, fell = [], 0
-    try:
+    fell = 0
+
+    def write_clips(folder: Path) -> list[dict]:
+        nonlocal fell
+        rows = []
         for i in tqdm(range(args.runs), desc="loop runs", file=sys.stderr):
             seed = args.first_seed + 100 * i
             sc = random_scenario(seed, args.seconds)
@@ -63,19 +60,15 @@ def main(argv: list[str] | None = None) -> int:
             if len(ref) < args.min_seconds * r.fps:
                 continue
             cid = f"loop_{seed}"
-            Motion.from_qpos(ref, r.fps, name=cid).save(tmp / f"{cid}.npz")
+            Motion.from_qpos(ref, r.fps, name=cid).save(folder / f"{cid}.npz")
             rows.append({"id": f"generated/{cid}", "file": f"{cid}.npz", "source": "motionfm run loop (generated)",
                          "license": licence, "fps": r.fps, "frames": len(ref), "category": "walk",
                          "captions": [sc["text"]], "seed": seed, "scenario": sc, "fell": bool(r.fell),
                          "joystick_velocity_error": (r.metrics.get("joystick") or {}).get("velocity_error")})
-        (tmp / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    minutes = sum(r["frames"] for r in rows) / 50 / 60
+        return rows
+
+    rows = write_corpus(out, write_clips)
+    minutes = sum(r["frames"] / r["fps"] for r in rows) / 60
     print(f"{len(rows)} loop clips ({minutes:.1f} min; {fell} of {args.runs} runs fell, their last segment dropped) -> {out} "
           f"(licence {licence})")
     return 0
