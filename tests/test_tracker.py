@@ -122,6 +122,25 @@ def test_library_sampling_is_valid_and_failure_weighted(library):
     assert np.mean(hard // lib.bin_frames == 3) > 0.85
 
 
+def test_start_weights_spread_the_uniform_floor_by_clip(motions):
+    """A clip weighted 4x gets 4 / 5 of the uniform starts of two equally long clips."""
+    plain = MotionLibrary.from_motions(motions, fps=50.0, bin_frames=10)
+    per_bin = np.bincount(np.arange(plain.num_frames) // 10, minlength=plain.num_bins)  # a partial last bin
+    np.testing.assert_allclose(plain.bin_prior, per_bin / plain.num_frames, rtol=1e-6)
+    lib = MotionLibrary.from_motions(motions, fps=50.0, bin_frames=10, start_weights=[("^wal", 4.0), ("walk", 9.0)])
+    assert np.isclose(lib.bin_prior.sum(), 1.0) and lib.bin_prior[0] == pytest.approx(4 * lib.bin_prior[-2])  # full bins of each clip
+    dev = lib.to_device()
+    w = bin_weights(jnp.zeros(lib.num_bins), 0.5, dev.bin_prior)  # no failures yet: the floor alone
+    np.testing.assert_allclose(np.asarray(w), lib.bin_prior, rtol=1e-5)
+    starts = np.asarray(jax.vmap(lambda k: sample_start(dev, k, w))(jax.random.split(jax.random.PRNGKey(1), 4000)))
+    walk_share = np.mean(lib.clip_index[starts] == lib.names.index("walk"))
+    assert abs(walk_share - 0.8) < 0.03, walk_share
+    with pytest.raises(ValueError, match="bad regex"):
+        MotionLibrary.from_motions(motions, fps=50.0, start_weights=[("(", 2.0)])
+    with pytest.raises(ValueError, match="must be > 0"):
+        MotionLibrary.from_motions(motions, fps=50.0, start_weights=[("walk", 0.0)])
+
+
 # ---------------------------------------------------------------------- rewards and terminations
 def test_reward_is_maximal_on_the_reference(library):
     cfg = RewardConfig(anchor_pos_fine=(1.0, 0.15))

@@ -109,6 +109,11 @@ class EnvConfig:
         adaptive_bin_s: width (s) of the start-time bins of failure-weighted sampling.
         adaptive_uniform: probability mass mixed in uniformly over bins.
         adaptive_decay: per-step decay of the failure counts (forgets old failures).
+        start_weights: ``(regex, weight)`` pairs on clip names (first match; 1 where none): the
+            uniform part of start sampling draws a matching clip's frames ``weight`` times as
+            often. Failure-weighted starts alone leave hard clips few env steps, because their
+            episodes are short: an episode started in a fast run falls within ~1 s where one in
+            a gesture lasts 10 s (docs/architecture.md).
         missing_joints: what training references do on joints a clip did not record (the wrists
             of most corpora): ``"random"`` move along random smooth trajectories
             (:func:`~motionfm.tracker.library.fill_missing_joints`), so the policy follows any
@@ -135,6 +140,7 @@ class EnvConfig:
     adaptive_uniform: float = 0.1
     adaptive_decay: float = 0.999
     missing_joints: str = "random"
+    start_weights: tuple[tuple[str, float], ...] = ()
     reward: RewardConfig = RewardConfig()
     randomization: RandomizationConfig = RandomizationConfig()
 

@@ -241,7 +241,8 @@ class TrackingWrapper(Wrapper):
 
     def reset(self, rng: jax.Array) -> State:
         env: TrackingEnv = self.env.unwrapped
-        frames = jax.vmap(lambda k: sample_start(env.lib, k))(jax.vmap(lambda k: jax.random.fold_in(k, 1))(rng))
+        prior = env.lib.bin_prior if env.cfg.start_weights else None
+        frames = jax.vmap(lambda k: sample_start(env.lib, k, prior))(jax.vmap(lambda k: jax.random.fold_in(k, 1))(rng))
         state = self._vmapped("reset_at", rng, frames)
         n = rng.shape[0]
         zeros = jnp.zeros(n)
@@ -274,7 +275,7 @@ class TrackingWrapper(Wrapper):
         terminated = nxt.info["terminated"]
         fail_counts = fail_counts * cfg.adaptive_decay + jax.ops.segment_sum(
             terminated, frame_bin(env.lib, nxt.info["frame"]), env.lib.num_bins)
-        weights = bin_weights(fail_counts, cfg.adaptive_uniform)
+        weights = bin_weights(fail_counts, cfg.adaptive_uniform, env.lib.bin_prior)
         keys = jax.vmap(lambda k: jax.random.split(k, 2))(nxt.info["rng"])
         frames = jax.vmap(lambda k: sample_start(env.lib, k, weights))(keys[:, 0])
         fresh = self._vmapped("reset_at", keys[:, 1], frames)

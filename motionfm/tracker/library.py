@@ -15,6 +15,7 @@ floor, so the policy practises where it falls (BeyondMimic's adaptive sampling).
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Sequence
 
 import jax
@@ -127,6 +128,8 @@ class MotionLibrary:
         clip_index: ``(N,)`` clip of each frame.
         clip_last: ``(N,)`` stack index of the last frame of each frame's clip.
         bin_frames: frames per adaptive-sampling bin.
+        bin_prior: ``(bins,)`` probabilities of the start bins in the uniform part of adaptive
+            sampling (frames weighted by :func:`frame_weights`; equal when no weights are given).
     """
 
     fps: float
@@ -142,6 +145,7 @@ class MotionLibrary:
     clip_index: np.ndarray
     clip_last: np.ndarray
     bin_frames: int = 50
+    bin_prior: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -156,11 +160,12 @@ class MotionLibrary:
     @classmethod
     def from_motions(cls, motions: Sequence[Motion], fps: float = 50.0, bin_frames: int = 50,
                      canonicalize: bool = True, grounded: bool = True, missing_joints: str = "default",
-                     seed: int = 0) -> "MotionLibrary":
+                     seed: int = 0, start_weights: Sequence[tuple[str, float]] = ()) -> "MotionLibrary":
         """Build from motions (any fps; each is resampled to ``fps``, clips shorter than 3 frames
         dropped; with ``grounded``, each put on the floor by :func:`ground`; with
         ``missing_joints="random"``, joints a clip did not record move by :func:`fill_missing_joints`,
-        with ``"default"`` they stay as the clip has them)."""
+        with ``"default"`` they stay as the clip has them; ``start_weights``: see
+        :func:`frame_weights`)."""
         if missing_joints not in ("default", "random"):
             raise ValueError(f"missing_joints must be 'default' or 'random', not {missing_joints!r}")
         robot = load_g1("g1_mjx")
@@ -197,17 +202,21 @@ class MotionLibrary:
         starts_a, lens_a = np.array(starts), np.array(lens)
         clip_index = np.repeat(np.arange(len(names)), lens_a)
         f32 = lambda k: np.concatenate(cols[k]).astype(np.float32)  # noqa: E731
+        w = frame_weights(names, start_weights)[clip_index]  # (N,)
+        w = np.concatenate([w, np.zeros(-len(w) % bin_frames)]).reshape(-1, bin_frames).sum(1)
         return cls(fps=float(fps), names=tuple(names), clip_start=starts_a, clip_len=lens_a,
                    qpos=f32("qpos"), qvel=f32("qvel"), body_pos=f32("bp"), body_quat=f32("bq"),
                    body_lin_vel=f32("bv"), body_ang_vel=f32("bw"), clip_index=clip_index,
-                   clip_last=(starts_a + lens_a - 1)[clip_index], bin_frames=int(bin_frames))
+                   clip_last=(starts_a + lens_a - 1)[clip_index], bin_frames=int(bin_frames),
+                   bin_prior=(w / w.sum()).astype(np.float32))
 
     @classmethod
     def for_training(cls, motions: Sequence[Motion], cfg: EnvConfig, seed: int = 0) -> "MotionLibrary":
         """The library a training run builds: at ``cfg``'s control rate, start bins of
-        ``cfg.adaptive_bin_s``, missing joints as ``cfg.missing_joints`` says (filled with ``seed``)."""
+        ``cfg.adaptive_bin_s``, missing joints as ``cfg.missing_joints`` says (filled with ``seed``),
+        start bins weighted by ``cfg.start_weights``."""
         return cls.from_motions(motions, fps=cfg.fps, bin_frames=max(1, int(round(cfg.adaptive_bin_s * cfg.fps))),
-                                missing_joints=cfg.missing_joints, seed=seed)
+                                missing_joints=cfg.missing_joints, seed=seed, start_weights=cfg.start_weights)
 
     def to_device(self) -> "DeviceLibrary":
         """The arrays the environment reads, as jax arrays."""
@@ -215,6 +224,8 @@ class MotionLibrary:
             qpos=jnp.asarray(self.qpos), qvel=jnp.asarray(self.qvel), body_pos=jnp.asarray(self.body_pos),
             body_quat=jnp.asarray(self.body_quat), body_lin_vel=jnp.asarray(self.body_lin_vel),
             body_ang_vel=jnp.asarray(self.body_ang_vel), clip_last=jnp.asarray(self.clip_last, jnp.int32),
+            bin_prior=jnp.asarray(self.bin_prior if self.bin_prior is not None else np.full(self.num_bins, 1.0 / self.num_bins),
+                                  jnp.float32),
             bin_frames=self.bin_frames)
 
 
@@ -230,6 +241,7 @@ class DeviceLibrary:
     body_lin_vel: jax.Array
     body_ang_vel: jax.Array
     clip_last: jax.Array
+    bin_prior: jax.Array
     bin_frames: int = dataclasses.field(metadata=dict(static=True), default=50)
 
     @property
@@ -241,15 +253,36 @@ class DeviceLibrary:
         return -(-self.num_frames // self.bin_frames)
 
 
-def bin_weights(fail: jax.Array, uniform: float) -> jax.Array:
-    """``(bins,)`` start-bin probabilities: failure shares mixed with ``uniform`` of a flat floor.
+def frame_weights(names: Sequence[str], start_weights: Sequence[tuple[str, float]]) -> np.ndarray:
+    """``(clips,)`` start weight of each clip: the weight of the first ``(regex, weight)`` pair
+    whose pattern is found in the clip's name (``re.search``), 1 where none matches.
 
-    ``fail`` holds decayed failure counts per bin; with no failures yet the result is uniform.
+    Raises:
+        ValueError: a pattern that does not compile or a weight that is not positive.
+    """
+    pairs = []
+    for pattern, weight in start_weights:
+        try:
+            rx = re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"start_weights: bad regex {pattern!r}: {e}") from None
+        if not float(weight) > 0:
+            raise ValueError(f"start_weights: weight of {pattern!r} must be > 0, got {weight}")
+        pairs.append((rx, float(weight)))
+    return np.array([next((w for rx, w in pairs if rx.search(n)), 1.0) for n in names], np.float64)
+
+
+def bin_weights(fail: jax.Array, uniform: float, prior: jax.Array | None = None) -> jax.Array:
+    """``(bins,)`` start-bin probabilities: failure shares mixed with ``uniform`` of a floor
+    spread by ``prior`` (``(bins,)``, summing to 1; flat if None).
+
+    ``fail`` holds decayed failure counts per bin; with no failures yet the failure part is the floor.
     """
     nb = fail.shape[-1]
+    floor = jnp.full((nb,), 1.0 / nb) if prior is None else prior
     total = fail.sum(-1, keepdims=True)
-    share = jnp.where(total > 0, fail / jnp.maximum(total, 1e-9), 1.0 / nb)
-    return (1.0 - uniform) * share + uniform / nb
+    share = jnp.where(total > 0, fail / jnp.maximum(total, 1e-9), floor)
+    return (1.0 - uniform) * share + uniform * floor
 
 
 def sample_start(lib: DeviceLibrary, rng: jax.Array, weights: jax.Array | None = None) -> jax.Array:
