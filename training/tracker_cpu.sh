@@ -23,6 +23,8 @@
 # 262.6 M chunk, the best on held-out clips, fell at 5 of 12 seeds of the motionfm run loop: docs/architecture.md).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
+# --config training/tracker_cpu_runs.json weights the fast runs' starts 16x (EnvConfig.start_weights): from 238 M,
+# 24 M steps gave held-out 88.8 % success against 85.7; not yet through the ship check (docs/architecture.md).
 # Usage:
 #   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=4000000
 set -euo pipefail
