@@ -129,7 +129,8 @@ class MotionLibrary:
         clip_last: ``(N,)`` stack index of the last frame of each frame's clip.
         bin_frames: frames per adaptive-sampling bin.
         bin_prior: ``(bins,)`` probabilities of the start bins in the uniform part of adaptive
-            sampling (frames weighted by :func:`frame_weights`; equal when no weights are given).
+            sampling (each frame weighted by its clip's :func:`clip_weights`: by frames when no
+            weights are given).
     """
 
     fps: float
@@ -144,8 +145,8 @@ class MotionLibrary:
     body_ang_vel: np.ndarray
     clip_index: np.ndarray
     clip_last: np.ndarray
+    bin_prior: np.ndarray
     bin_frames: int = 50
-    bin_prior: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -165,7 +166,7 @@ class MotionLibrary:
         dropped; with ``grounded``, each put on the floor by :func:`ground`; with
         ``missing_joints="random"``, joints a clip did not record move by :func:`fill_missing_joints`,
         with ``"default"`` they stay as the clip has them; ``start_weights``: see
-        :func:`frame_weights`)."""
+        :func:`clip_weights`)."""
         if missing_joints not in ("default", "random"):
             raise ValueError(f"missing_joints must be 'default' or 'random', not {missing_joints!r}")
         robot = load_g1("g1_mjx")
@@ -202,7 +203,7 @@ class MotionLibrary:
         starts_a, lens_a = np.array(starts), np.array(lens)
         clip_index = np.repeat(np.arange(len(names)), lens_a)
         f32 = lambda k: np.concatenate(cols[k]).astype(np.float32)  # noqa: E731
-        w = frame_weights(names, start_weights)[clip_index]  # (N,)
+        w = clip_weights(names, start_weights)[clip_index]  # (N,) each frame its clip's weight
         w = np.concatenate([w, np.zeros(-len(w) % bin_frames)]).reshape(-1, bin_frames).sum(1)
         return cls(fps=float(fps), names=tuple(names), clip_start=starts_a, clip_len=lens_a,
                    qpos=f32("qpos"), qvel=f32("qvel"), body_pos=f32("bp"), body_quat=f32("bq"),
@@ -224,8 +225,7 @@ class MotionLibrary:
             qpos=jnp.asarray(self.qpos), qvel=jnp.asarray(self.qvel), body_pos=jnp.asarray(self.body_pos),
             body_quat=jnp.asarray(self.body_quat), body_lin_vel=jnp.asarray(self.body_lin_vel),
             body_ang_vel=jnp.asarray(self.body_ang_vel), clip_last=jnp.asarray(self.clip_last, jnp.int32),
-            bin_prior=jnp.asarray(self.bin_prior if self.bin_prior is not None else np.full(self.num_bins, 1.0 / self.num_bins),
-                                  jnp.float32),
+            bin_prior=jnp.asarray(self.bin_prior, jnp.float32),
             bin_frames=self.bin_frames)
 
 
@@ -253,7 +253,7 @@ class DeviceLibrary:
         return -(-self.num_frames // self.bin_frames)
 
 
-def frame_weights(names: Sequence[str], start_weights: Sequence[tuple[str, float]]) -> np.ndarray:
+def clip_weights(names: Sequence[str], start_weights: Sequence[tuple[str, float]]) -> np.ndarray:
     """``(clips,)`` start weight of each clip: the weight of the first ``(regex, weight)`` pair
     whose pattern is found in the clip's name (``re.search``), 1 where none matches.
 
