@@ -15,7 +15,9 @@ Prints:
     held out of training, overall and per category, and on its training clips for comparison;
     and whether it holds the ``stand`` pose for 10 s;
   - **generated motion executed**: the demo-style prompts of :data:`DEMO_PROMPTS` sampled by the
-    shipped generator for ``--generated-seeds`` seeds (0, 1, ...) and tracked: how many are
+    shipped generator, ``--generated-seeds`` samples per prompt in one batch and as many single
+    draws (seeds 0, 1, ...; the first prompt's at seed 0 is ``motionfm demo``'s own motion,
+    reported on its own line), and tracked: how many are
     executed without a fall (``--generated-seeds 0`` skips it), as sampled and with their feet
     planted (``plant_feet=True``: the root path their steps carry), side by side; with ``--stance-foot-weight W`` the same
     prompts and seeds again, sampled with the ``StanceFoot`` guidance cost (walks step instead of
@@ -157,8 +159,11 @@ def collection_throughput(backend: str, n_envs: int, steps: int) -> dict:
 
 def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_weight: float = 0.0,
                        plant_feet: bool = False) -> dict:
-    """Sample each of :data:`DEMO_PROMPTS` for ``seeds`` seeds (with ``StanceFoot`` guidance of that
-    weight when it is positive; feet planted with ``plant_feet``) and track every sample."""
+    """Sample each of :data:`DEMO_PROMPTS` ``seeds`` times in one batch (seed 0) and once per seed
+    ``0 .. seeds-1`` alone, as ``motionfm demo`` and ``motionfm sample`` do (a batch draws other
+    noise than single calls, and the demo's own motion is the single draw of the first prompt at
+    seed 0: ``demo`` in the result), with ``StanceFoot`` guidance of that weight when it is
+    positive, feet planted with ``plant_feet``; track every sample."""
     from motionfm.data.quality import inspect_motion
     from motionfm.guidance import StanceFoot
     from motionfm.pipeline import load_pretrained
@@ -168,14 +173,20 @@ def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_wei
     guidance = [StanceFoot(stance_foot_weight)] if stance_foot_weight > 0 else None
     rows = []
     for prompt in DEMO_PROMPTS:
-        for m_i, m in enumerate(pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, guidance=guidance,
-                                            plant_feet=plant_feet)):
-            r = track(policy, m)
-            rows.append({"prompt": prompt, "sample": m_i, "success": bool(r["success"]), "fell": bool(r["fell"]),
-                         "seconds_up": r["frames"] / r["fps"], "mpbpe_cm": r["mpbpe_cm"],
-                         "stance_foot_speed_cm_s": inspect_motion(m)["stance_foot_speed_cm_s"]})
+        batch = pipe.sample(text=prompt, seconds=seconds, seed=0, num_samples=seeds, guidance=guidance, plant_feet=plant_feet)
+        singles = [pipe.sample(text=prompt, seconds=seconds, seed=s, guidance=guidance, plant_feet=plant_feet)[0]
+                   for s in range(seeds)] if seeds > 1 else []  # a batch of one is the single draw at seed 0
+        for draw, motions in (("batch", batch), ("single", singles)):
+            for m_i, m in enumerate(motions):
+                r = track(policy, m)
+                rows.append({"prompt": prompt, "draw": draw, "sample": m_i, "success": bool(r["success"]),
+                             "fell": bool(r["fell"]), "seconds_up": r["frames"] / r["fps"], "mpbpe_cm": r["mpbpe_cm"],
+                             "stance_foot_speed_cm_s": inspect_motion(m)["stance_foot_speed_cm_s"]})
+    demo = next(r for r in rows if r["prompt"] == DEMO_PROMPTS[0] and r["draw"] == ("single" if seeds > 1 else "batch")
+                and r["sample"] == 0)
     return {"samples": len(rows), "success": sum(r["success"] for r in rows), "falls": sum(r["fell"] for r in rows),
-            "seconds": seconds, "stance_foot_weight": stance_foot_weight, "plant_feet": plant_feet, "rows": rows}
+            "demo": demo, "seconds": seconds, "stance_foot_weight": stance_foot_weight, "plant_feet": plant_feet,
+            "rows": rows}
 
 
 def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = False) -> dict:
@@ -292,9 +303,11 @@ def main(argv=None) -> int:
             continue
         how = f", StanceFoot {g['stance_foot_weight']:g}" if g["stance_foot_weight"] else (", feet planted" if g["plant_feet"] else "")
         print(f"{'generated (demo prompts' + how + ') without a fall, success':<52}{g['samples'] - g['falls']:>6d} / {g['samples']}, {g['success']}")
+        d = g["demo"]
+        print(f"{'  the demo motion (single draw, seed 0): success, mpbpe':<52}{('yes' if d['success'] else 'no'):>8} {d['mpbpe_cm']:>5.1f}")
         for prompt in DEMO_PROMPTS:
             rows = [r for r in g["rows"] if r["prompt"] == prompt]
-            up = ", ".join(f"{r['seconds_up']:.1f}" for r in rows)
+            up = ", ".join(f"{r['seconds_up']:.1f}" for r in rows)  # the batch's samples, then the single draws
             print(f"{'  ' + prompt + ' (s up of ' + str(g['seconds']) + ')':<52}{up:>14}")
             err = ", ".join(f"{r['mpbpe_cm']:.0f}" for r in rows)
             slide = ", ".join(f"{r['stance_foot_speed_cm_s']:.0f}" for r in rows)
