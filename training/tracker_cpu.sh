@@ -16,17 +16,27 @@
 # drawn uniformly (adaptive_uniform 0.5: failure-weighted starts had piled onto hopeless segments), and
 # from 190.3 M on at curriculum stage 2 (dance, martial arts: a stage now ends after 100 M steps), and
 # from 214.4 M on with a second, narrow anchor-position kernel (RewardConfig.anchor_pos_fine: the
-# policy had settled centimetres off the reference and stayed there; docs/architecture.md). A new run folder
-# starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
+# policy had settled centimetres off the reference and stayed there; docs/architecture.md), and from 238.5 M on
+# (one run folder, critic and all, 6 chunks of 8 M steps) with episode starts weighted by clip
+# (EnvConfig.start_weights): 3 chunks with --config training/tracker_cpu_runs.json (the fast runs 16x: the
+# 238.5 M policy fell on nearly all of them), 1 with the fast runs, turning/side/backward walks and the G1 and
+# CMU 01-09 clips weighted, 2 with --config training/tracker_cpu_wide.json (the same plus the generated
+# corpus, whose untrackable gliding runs and backward walks went back to weight 1), 286.7 M in all; from the
+# 238.5 M policy (`git archive c1149d5 checkpoints/tracker | tar -x -C /tmp/t238`):
+#   CHUNKS=3 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_runs.json --out runs/tracker_runs \
+#       --init-from /tmp/t238/checkpoints/tracker
+#   CHUNKS=3 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json --out runs/tracker_runs
+# (the shipped run's fourth chunk had the wide weights without the generated line; docs/architecture.md).
+# A new run folder starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Before an export is committed as checkpoints/tracker it passes the ship check: `python benchmarks/tracker.py
 # --skip-train --skip-eval --generated-seeds 4 --receding-seeds 12 --loop-scenarios 40 --checkpoint DIR`: the demo's
-# own motion must succeed, no more generated samples or loop runs may fall than with the shipped policy (the
-# 262.6 M chunk, the best on held-out clips, fell at 5 of 12 seeds of the motionfm run loop: docs/architecture.md).
+# own motion must succeed, no more generated samples or loop runs may fall than with the shipped policy (a
+# 262.6 M chunk, the best on held-out clips then, fell at 5 of 12 seeds of the motionfm run loop), and obstacle
+# entries are reported beside it (they start in the plans: docs/architecture.md).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
-# --config training/tracker_cpu_runs.json weights the fast runs' starts 16x (EnvConfig.start_weights): from 238 M,
-# 24 M steps gave held-out 88.8 % success against 85.7 and passed the loop, but let `motionfm demo`'s own walk fall
-# (the ship check's generated line now tracks it), so it was not shipped (docs/architecture.md).
+# Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
+# generated line now tracks it), so it was not shipped; the 286.7 M one was (docs/architecture.md).
 # Usage:
 #   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=4000000
 set -euo pipefail
