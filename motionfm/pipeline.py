@@ -167,7 +167,7 @@ class MotionPipeline:
                 first = (out.shape[1] - keep) * stride  # frame of the motion where this chunk starts
                 valid = np.zeros((num_samples, n * stride), np.float32)
                 valid[:, keep * stride : (keep + todo) * stride] = 1
-                args = GuideArgs(costs, self._pass_context(track, first, frame0, valid, origin))
+                args = GuideArgs(costs, self._pass_context(track, first, frame0, valid, origin, bool(given)))
             x = np.asarray(sampler(self.diffusion.params, k, emb, text_valid, jnp.asarray(obs), jnp.asarray(obs_mask),
                                    jnp.asarray(token_mask), args, **text_tokens))
             if guide is not None:  # extend the world track with this chunk's new frames
@@ -177,7 +177,7 @@ class MotionPipeline:
         if guide is not None:  # a last pass over the whole motion: goals across chunk seams, exact final frames
             valid = np.zeros((num_samples, out.shape[1] * stride), np.float32)
             valid[:, given * stride : (given + num_tokens) * stride] = 1
-            args = GuideArgs(costs, self._pass_context(track, 0, frame0, valid, origin))
+            args = GuideArgs(costs, self._pass_context(track, 0, frame0, valid, origin, bool(given)))
             refined = np.asarray(guide.refine(jnp.asarray(out), args))
             out = np.concatenate([out[:, :given], refined[:, given:]], axis=1)
         return out[:, given:]
@@ -205,15 +205,25 @@ class MotionPipeline:
         emb = jnp.repeat(jnp.asarray(emb, jnp.float32), num_samples, 0)
         return emb, jnp.ones(num_samples, bool), tokens
 
-    def _pass_context(self, track: np.ndarray, first: int, frame0: int, valid: np.ndarray, origin: np.ndarray) -> PassContext:
-        """Context of a pass starting at motion frame ``first`` (world pose from ``track``, or the origin)."""
+    def _pass_context(self, track: np.ndarray, first: int, frame0: int, valid: np.ndarray, origin: np.ndarray,
+                      given: bool) -> PassContext:
+        """Context of a pass starting at motion frame ``first`` (world pose from ``track``, or the origin).
+
+        A pass that holds the last history frame ``frame0`` (``given``) is pinned there, where
+        :meth:`sample` puts the output (:meth:`_reanchor`); other passes start where ``track`` says.
+        """
         s = track.shape[0]
-        if first < track.shape[1]:
+        anchor = -1
+        if given and first <= frame0:
+            xy, yaw = _start_poses(jnp.asarray(track[:, frame0 : frame0 + 1]))
+            anchor = frame0 - first
+        elif first < track.shape[1]:
             xy, yaw = _start_poses(jnp.asarray(track[:, first : first + 1]))
         else:
             xy, yaw = np.zeros((s, 2)), np.zeros(s)
         f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
-        return PassContext(f32(xy), f32(yaw), np.full(s, (first - frame0) / self.fps, np.float32), f32(valid), f32(origin))
+        return PassContext(f32(xy), f32(yaw), np.full(s, (first - frame0) / self.fps, np.float32), f32(valid), f32(origin),
+                           np.full(s, anchor, np.int32))
 
     @staticmethod
     @functools.partial(jax.jit, static_argnums=0)

@@ -50,6 +50,12 @@ HISTORY_S = 2.1
 frames; the sampler observes the last ``history_tokens`` of them) whose last frame falls exactly on
 the current control step (2.1 s is a whole number of frames at both 30 and 50 fps)."""
 
+HORIZON_S = 2.0
+"""Seconds of each plan. 3 s plans start avoiding an obstacle earlier: the robot entered one in 3 of
+29 runs with obstacles, against 9 with 2 s plans, but fell in 19 of 52 runs, against 15
+(``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 40``, 286.7 M tracker;
+docs/architecture.md). A fall is the worse failure, so plans stay 2 s; ``--horizon 3`` trades."""
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class RecedingResult:
@@ -209,7 +215,7 @@ def run_receding(
     text: str | None = DEFAULT_TEXT,
     seconds: float = 20.0,
     *,
-    horizon_s: float = 2.0,
+    horizon_s: float = HORIZON_S,
     execute_s: float = 1.0,
     history_s: float = HISTORY_S,
     joystick: Joystick | None = None,
@@ -227,7 +233,8 @@ def run_receding(
         pipe: the generator (:func:`motionfm.load_pretrained`).
         text: what the robot should do (``None``: unconditional), the same for every re-plan.
         seconds: simulated duration of the run.
-        horizon_s: length of each plan (at least ``execute_s`` plus the tracker's look-ahead).
+        horizon_s: length of each plan (default :data:`HORIZON_S`; at least ``execute_s`` plus the
+            tracker's look-ahead).
         execute_s: how much of each plan the tracker executes before re-planning (a multiple of the
             control period, 0.02 s).
         history_s: seconds of executed motion each re-plan continues (default :data:`HISTORY_S`).

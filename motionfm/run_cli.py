@@ -63,11 +63,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         policy = load_policy(args.tracker)
     pipe = load_pretrained(args.checkpoint)
     text = None if args.text == "" else args.text
-    result = run_receding(pipe, text, args.seconds, horizon_s=args.horizon, execute_s=args.execute, joystick=joystick,
-                          obstacles=obstacles, seed=args.seed, num_steps=args.steps, progress=not args.no_progress,
-                          policy=policy)
+    horizon = {} if args.horizon is None else {"horizon_s": args.horizon}  # None: the loop's default
+    result = run_receding(pipe, text, args.seconds, execute_s=args.execute, joystick=joystick, obstacles=obstacles,
+                          seed=args.seed, num_steps=args.steps, progress=not args.no_progress, policy=policy, **horizon)
     path = result.save(out)
-    settings = {"text": text, "seconds": args.seconds, "horizon_s": args.horizon, "execute_s": args.execute,
+    settings = {"text": text, "seconds": args.seconds, "horizon_s": result.horizon_s, "execute_s": args.execute,
                 "seed": args.seed, "steps": args.steps or pipe.num_steps, "solver": pipe.solver,
                 "joystick_script": args.joystick_script, "joystick": args.joystick,
                 "obstacles": args.obstacles, "tracker": args.tracker}
@@ -102,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="velocity commands over time (e.g. examples/run_joystick.json)")
     j.add_argument("--joystick", metavar="VX,VY,YAWRATE", help="one constant command (m/s, m/s, rad/s)")
     p.add_argument("--obstacles", metavar="SCENE.json", help="obstacles in the world frame (e.g. examples/run_obstacles.json)")
-    p.add_argument("--horizon", type=float, default=2.0, help="seconds of each plan (default 2)")
+    p.add_argument("--horizon", type=float, default=None,
+                   help="seconds of each plan (default motionfm.receding.HORIZON_S, 2)")
     p.add_argument("--execute", type=float, default=1.0,
                    help="seconds of each plan executed before re-planning (default 1; a multiple of 0.02)")
     p.add_argument("--steps", type=int, help="inference steps per plan (default: the pipeline's, MotionPipeline.num_steps)")

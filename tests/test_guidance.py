@@ -236,6 +236,28 @@ def test_sample_command_with_goal_flags(tmp_path, capsys):
     assert "spheres[0].center must be 3" in capsys.readouterr().err and not (tmp_path / "x.npz").exists()
 
 
+def test_a_continuation_is_guided_where_it_is_returned(pipe, walk):
+    """Costs of a sample that continues a history see its frames where ``sample`` returns them:
+    pinned to the history's last frame. Integrated through the decoded history instead, they sat
+    centimetres off, and the receding loop's plans cleared obstacles that were elsewhere."""
+    history = walk.slice(40, 104)  # 64 frames, walking off the origin
+    hist = pipe.encode_history(history)
+    more = jax.random.normal(jax.random.PRNGKey(3), (4, hist.shape[1]))
+    full = np.concatenate([hist, np.asarray(more)])[None]
+    frame0 = 4 * hist.shape[0] - 1
+    returned = pipe._reanchor(pipe.decode(full, 4 * full.shape[1])[0].slice(frame0), history)
+    valid = np.zeros((1, 4 * full.shape[1]), np.float32)
+    track = history.qpos[None].astype(np.float32)
+    for given, tol in ((True, 1e-3), (False, None)):
+        ctx = pipe._pass_context(track, 0, frame0, valid, track[:, frame0, :2], given)
+        seen = np.asarray(pipe.guide(GuidanceConfig()).views(jnp.asarray(full), ctx).qpos[0, frame0:])
+        off = np.abs(seen[:, :3] - returned.qpos[:, :3]).max()
+        if tol:
+            assert off < tol and np.abs(np.abs((seen[:, 3:7] * returned.qpos[:, 3:7]).sum(-1)) - 1).max() < 1e-5, off
+        else:  # the old frame: what the pin fixes is not nothing
+            assert off > 0.01, off
+
+
 def test_planted_views_are_the_planted_motion(pipe):
     """With ``GuidanceConfig(plant_feet=True)`` costs see what ``robot.plant_feet`` makes of the
     same motion: root path, body positions and the heading-frame root velocity features."""

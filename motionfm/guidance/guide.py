@@ -69,11 +69,19 @@ class PassContext:
     """Where one sampling pass (a chunk of ``F`` frames, batch ``B``) sits in the motion.
 
     Attributes:
-        start_xy: ``(B, 2)`` world root xy at the pass's first frame.
+        start_xy: ``(B, 2)`` world root xy at the pass's first frame (at frame ``anchor`` with one).
         start_yaw: ``(B,)`` heading there.
         t0: ``(B,)`` time (s) of the pass's first frame from the first generated frame.
         valid: ``(B, F)`` 1 on frames this pass generates.
         origin: ``(B, 2)`` world root xy at time 0.
+        anchor: ``(B,)`` int, or ``None``: where ``>= 0``, the frame of the pass pinned to
+            ``start_xy``/``start_yaw`` (root xy and the heading of its root rotation) by moving the
+            integrated path rigidly, as :meth:`~motionfm.pipeline.MotionPipeline.sample` pins a
+            continuation to the last frame of its history; ``-1`` or ``None``: the path is integrated
+            from ``start_xy``/``start_yaw`` at frame 0. A pass that starts inside a history must be
+            pinned where the history ends: integrated through the decoded history instead, the
+            generated frames sat up to 3 cm and 5 degrees off where the robot really was
+            (docs/architecture.md), and obstacle costs cleared obstacles that were elsewhere.
     """
 
     start_xy: jax.Array
@@ -81,6 +89,7 @@ class PassContext:
     t0: jax.Array
     valid: jax.Array
     origin: jax.Array
+    anchor: jax.Array | None = None
 
 
 @struct.dataclass
@@ -89,6 +98,21 @@ class GuideArgs:
 
     costs: tuple
     ctx: PassContext
+
+
+def _pin(qpos: jax.Array, anchor: jax.Array, xy: jax.Array, yaw: jax.Array) -> jax.Array:
+    """``qpos (T, 36)`` moved rigidly in the plane so that frame ``anchor`` has root ``xy (2,)`` and
+    heading ``yaw`` (unchanged where ``anchor < 0``)."""
+    qa = qpos[jnp.maximum(anchor, 0)]
+    d = yaw - heading(qa[3:7])
+    c, s = jnp.cos(d), jnp.sin(d)
+    rel = qpos[:, :2] - qa[:2]
+    moved_xy = jnp.stack([c * rel[:, 0] - s * rel[:, 1], s * rel[:, 0] + c * rel[:, 1]], -1) + xy
+    w, x, y, z = (qpos[:, 3 + i] for i in range(4))
+    a, b = jnp.cos(0.5 * d), jnp.sin(0.5 * d)  # (a, 0, 0, b) * (w, x, y, z): a turn about world z
+    quat = jnp.stack([a * w - b * z, a * x - b * y, a * y + b * x, a * z + b * w], -1)
+    moved = jnp.concatenate([moved_xy, qpos[:, 2:3], quat, qpos[:, 7:]], -1)
+    return jnp.where(anchor >= 0, moved, qpos)
 
 
 class Guide:
@@ -117,6 +141,8 @@ class Guide:
         """The batched :class:`MotionView` of latents ``x (B, N, d)``."""
         feats = self.decode(x)
         qpos = jax.vmap(lambda f, xy, yaw: features_to_qpos(f, self.fps, xy, yaw))(feats, ctx.start_xy, ctx.start_yaw)
+        if ctx.anchor is not None:
+            qpos = jax.vmap(_pin)(qpos, ctx.anchor, ctx.start_xy, ctx.start_yaw)
         # Costs see the motion the user gets: joints clipped to the G1's limits as the pipeline's
         # output is. Unclipped, a keyframe was "reached" by leaning the waist past its limit, and
         # the clipped output then missed it by 13 cm; clipped, the gradient has to use other joints.
