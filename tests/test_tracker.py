@@ -22,7 +22,7 @@ from motionfm.robot import load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import END_EFFECTORS, PRESETS, REWARD_TERMS, TRACKED_BODIES, RewardConfig, TrackerConfig
 from motionfm.tracker.library import MotionLibrary, bin_weights, sample_start
-from motionfm.tracker.policy import TrackerPolicy, load_policy, policy_from_brax, save_policy
+from motionfm.tracker.policy import TrackerPolicy, average_policies, load_policy, policy_from_brax, save_policy
 from motionfm.tracker.rollout import load_rollout, rollout_metrics, save_rollout, track
 
 CFG = PRESETS["test"]
@@ -344,6 +344,38 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["eval", "tracker", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "nockpt")]) == 2
     assert "no tracker checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "r.npz").exists()
+
+
+def test_average_of_one_runs_exports(tmp_path, capsys):
+    """``motionfm average``: the mean of the normalisers and weights, a loadable export that names
+    its sources; policies of other shapes or other held-out clips are refused, naming the folders."""
+    from motionfm.tracker.cli import main
+
+    rng = np.random.default_rng(0)
+    zero = _zero_policy()
+    folders = []
+    for i in range(3):
+        w = tuple((rng.normal(size=a.shape).astype(np.float32), rng.normal(size=b.shape).astype(np.float32)) for a, b in zero.weights)
+        pol = dataclasses.replace(zero, obs_mean=rng.normal(size=zero.obs_mean.shape).astype(np.float32), weights=w,
+                                  metadata={"held_out": ["a", "b"], "training": {"env_steps": 1000 * (i + 1)}})
+        folders.append(str(save_policy(tmp_path / f"p{i}", pol)))
+    pols = [load_policy(f) for f in folders]
+    assert main(["average", *folders, "--out", str(tmp_path / "avg")]) == 0
+    assert "averaged 3 policies" in capsys.readouterr().out
+    avg = load_policy(tmp_path / "avg")
+    np.testing.assert_allclose(avg.weights[0][0], np.mean([p.weights[0][0] for p in pols], 0), atol=1e-6)
+    np.testing.assert_allclose(avg.obs_mean, np.mean([p.obs_mean for p in pols], 0), atol=1e-6)
+    assert [a["env_steps"] for a in avg.metadata["averaged_from"]] == [1000, 2000, 3000]
+    assert avg.metadata["training"]["env_steps"] == 3000 and avg.config == CFG
+    other = dataclasses.replace(pols[0], metadata={**pols[0].metadata, "held_out": ["c"]})
+    save_policy(tmp_path / "other", other)
+    assert main(["average", folders[0], str(tmp_path / "other"), "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "held-out" in err and str(tmp_path / "other") in err and not (tmp_path / "bad").exists()
+    small = dataclasses.replace(zero, weights=((np.zeros((zero.obs_mean.size, 4), np.float32), np.zeros(4, np.float32)),
+                                               (np.zeros((4, 29), np.float32), np.zeros(29, np.float32))))
+    with pytest.raises(ValueError, match="shapes"):
+        average_policies([pols[0], small])
 
 
 def test_cli_track_writes_rollout(tmp_path, data_dir, capsys):

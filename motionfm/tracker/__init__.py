@@ -8,7 +8,9 @@ load lazily, so ``load_policy`` + ``track`` work without brax being imported.
 from typing import Any
 
 from motionfm.tracker.config import PRESETS, EnvConfig, PPOConfig, RandomizationConfig, RewardConfig, TrackerConfig
-from motionfm.tracker.policy import TrackerPolicy, default_checkpoint, inference_latency_ms, load_policy, save_policy
+from motionfm.tracker.policy import (
+    TrackerPolicy, average_policies, default_checkpoint, inference_latency_ms, load_policy, save_policy,
+)
 
 _LAZY = {
     "MotionLibrary": "library", "TrackingEnv": "env", "TrackingWrapper": "env", "make_env": "env",
@@ -27,4 +29,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["PRESETS", "EnvConfig", "PPOConfig", "RandomizationConfig", "RewardConfig", "TrackerConfig", "TrackerPolicy",
-           "default_checkpoint", "inference_latency_ms", "load_policy", "save_policy", *_LAZY]
+           "average_policies", "default_checkpoint", "inference_latency_ms", "load_policy", "save_policy", *_LAZY]

@@ -1,4 +1,4 @@
-"""``motionfm track`` / ``eval tracker`` / ``train tracker``: a thin layer over the tracker package.
+"""``motionfm track`` / ``average`` / ``eval tracker`` / ``train tracker``: a thin layer over the tracker package.
 
 Wire-up from ``motionfm/cli.py``: call :func:`register` with the top-level subparsers and the
 ``train``/``eval`` subparser groups (see the function).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -141,9 +142,26 @@ def _guard(func):
     return run
 
 
+def _cmd_average(args: argparse.Namespace) -> int:
+    from motionfm.tracker.policy import average_policies, load_policy, save_policy
+
+    try:
+        policy = average_policies([load_policy(c) for c in args.checkpoints])
+    except ValueError as e:
+        raise ValueError(f"{' '.join(args.checkpoints)}: {e}") from e
+    save_policy(args.out, policy)
+    plot = Path(args.checkpoints[-1]) / "training_progress.png"  # the run's progress up to the last input
+    if plot.is_file():
+        shutil.copyfile(plot, Path(args.out) / plot.name)
+    steps = ", ".join(f"{s['env_steps'] / 1e6:.1f} M" for s in policy.metadata["averaged_from"])
+    print(f"averaged {len(args.checkpoints)} policies ({steps} env steps) -> {args.out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersAction | None = None,
              eval_group: argparse._SubParsersAction | None = None) -> None:
-    """Add ``track`` to ``sub`` and ``tracker`` to the ``train``/``eval`` groups (created if None)."""
+    """Add ``track`` and ``average`` to ``sub`` and ``tracker`` to the ``train``/``eval`` groups
+    (created if None)."""
     t = sub.add_parser("track", help="track a motion with the tracker policy in plain MuJoCo; write a rollout npz")
     t.add_argument("motion", help="motion file (.csv with clips.jsonl or --fps, or .npz)")
     t.add_argument("--out", required=True, help="rollout file (.npz: fps, qpos, ref_qpos, ...)")
@@ -153,6 +171,11 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     t.add_argument("--sim-dt", type=float, help="physics step (s) (default: the training one)")
     t.add_argument("--json", action="store_true", help="print one JSON object")
     t.set_defaults(func=_guard(_cmd_track))
+
+    a = sub.add_parser("average", help="average the exports of one tracker run (weight averaging) into one policy")
+    a.add_argument("checkpoints", nargs="+", help="exported policy folders of one run (e.g. consecutive chunks)")
+    a.add_argument("--out", required=True, help="policy folder to write (replaced atomically)")
+    a.set_defaults(func=_guard(_cmd_average))
 
     if eval_group is None:
         eval_group = sub.add_parser("eval", help="evaluate a stage").add_subparsers(dest="eval_command", required=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -74,6 +74,39 @@ def policy_from_brax(params: tuple, config: TrackerConfig, metadata: dict[str, A
     layers.append(p["Dense_0"])
     weights = tuple((np.asarray(layer["kernel"], np.float32), np.asarray(layer["bias"], np.float32)) for layer in layers)
     return TrackerPolicy(config, mean, std, weights, dict(metadata or {}))
+
+
+def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
+    """The element-wise mean of the normalisers and weights of several exports of one run.
+
+    Weight averaging (as in stochastic weight averaging): PPO's iterates wander around a good
+    policy, and which held-out clips a chunk's export tracks changes by a few points from chunk to
+    chunk; the mean of consecutive chunk exports tracks more than any of them (docs/architecture.md).
+    Average policies of one run only, continued chunk after chunk (their networks share a
+    basin): the mean of independently trained networks is not a policy.
+
+    Returns the last policy's config and metadata, with ``metadata["averaged_from"]`` listing each
+    input's ``env_steps``.
+
+    Raises:
+        ValueError: no policies, or policies whose shapes or held-out clips differ.
+    """
+    policies = list(policies)
+    if not policies:
+        raise ValueError("no policies to average")
+    last = policies[-1]
+    shapes = [(p.obs_mean.shape, tuple((w.shape, b.shape) for w, b in p.weights)) for p in policies]
+    if any(s != shapes[-1] for s in shapes):
+        raise ValueError(f"policies of different shapes cannot be averaged: {sorted(set(map(str, shapes)))}")
+    held = [sorted(p.metadata.get("held_out", [])) for p in policies]
+    if any(h != held[-1] for h in held):
+        raise ValueError("policies with different held-out clips cannot be averaged (they come from different runs)")
+    mean = lambda arrays: np.mean(np.stack(arrays), 0).astype(np.float32)  # noqa: E731
+    weights = tuple((mean([p.weights[i][0] for p in policies]), mean([p.weights[i][1] for p in policies]))
+                    for i in range(len(last.weights)))
+    steps = [int(p.metadata.get("training", {}).get("env_steps", -1)) for p in policies]
+    return TrackerPolicy(last.config, mean([p.obs_mean for p in policies]), mean([p.obs_std for p in policies]), weights,
+                         {**last.metadata, "averaged_from": [{"env_steps": s} for s in steps]})
 
 
 def save_policy(path: str | os.PathLike, policy: TrackerPolicy) -> Path:
