@@ -219,7 +219,7 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
     # advance_at > 1: every chunk counts as good enough, so the stage moves on after each.
     pol = train_curriculum(CFG, [walk, dance], groups, tmp_path / "run", chunk_steps=160, chunks=2, export=tmp_path / "ckpt",
                            held_out=["x"], sources=["somewhere"], advance_at=1.01, log=logs.append,
-                           licences={"walk": "MIT", "g1moves/B_DanceMove": "CC-BY-4.0"})
+                           licences={"walk": "MIT", "g1moves/B_DanceMove": "CC-BY-4.0"}, keep_exports=True)
     # Brax PPO ran without NaN through both chunks, and the export is the policy trained
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert rows and all(np.isfinite(v) for r in rows for v in r.values() if isinstance(v, float))
@@ -238,3 +238,8 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
     assert "stand" in saved.metadata["clips"] and saved.config.env.backend == "mujoco"
     assert saved.metadata["training_data"]["licences"] == {"CC-BY-4.0": 1, "MIT": 1}
     assert (tmp_path / "ckpt" / "training_progress.png").stat().st_size > 5000
+    # keep_exports: each chunk's export kept beside it, named by its env steps (for `motionfm average`)
+    kept = sorted(tmp_path.glob("ckpt_*"), key=lambda p: int(p.name.split("_")[1]))
+    assert len(kept) == 2
+    assert int(kept[-1].name.split("_")[1]) == saved.metadata["training"]["env_steps"]
+    np.testing.assert_array_equal(load_policy(kept[-1]).weights[0][0], saved.weights[0][0])

@@ -27,11 +27,9 @@
 # policy (`git archive c1149d5 checkpoints/tracker | tar -x -C /tmp/t238`):
 #   CHUNKS=3 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_runs.json --out runs/tracker_runs \
 #       --init-from /tmp/t238/checkpoints/tracker
-#   CHUNKS=2 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json --out runs/tracker_runs \
-#       --export runs/export/t
-#   for i in 1 2 3 4; do CHUNKS=1 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json \
-#       --out runs/tracker_runs --export runs/export/t && cp -r runs/export/t runs/export/t_$i; done
-#   .venv/bin/motionfm average runs/export/t_1 runs/export/t_2 runs/export/t_3 runs/export/t_4 --out checkpoints/tracker
+#   CHUNKS=6 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json --out runs/tracker_runs \
+#       --export runs/export/t --keep-exports
+#   .venv/bin/motionfm average runs/export/t_{286699520,294737920,302776320,310814720} --out checkpoints/tracker
 # (the shipped run's fourth chunk had the wide weights without the generated line; docs/architecture.md).
 # A new run folder starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Before an export is committed as checkpoints/tracker it passes the ship check: `python benchmarks/tracker.py

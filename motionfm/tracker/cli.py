@@ -121,7 +121,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train_curriculum(cfg, train_m, groups, args.out, chunk_steps=args.steps or cfg.ppo.num_timesteps, chunks=args.chunks,
                          export=args.export, held_out=[m.name for m in held], sources=[str(s.resolve()) for s in sources],
                          licences=clip_licences(sources), init_policy=init, init_from=args.init_from,
-                         stage_max_steps=STAGE_MAX_STEPS if args.stage_max_steps is None else (args.stage_max_steps or None))
+                         stage_max_steps=STAGE_MAX_STEPS if args.stage_max_steps is None else (args.stage_max_steps or None),
+                         keep_exports=args.keep_exports)
         return 0
     _, rows = train(cfg, train_m, args.out, num_timesteps=args.steps, export=args.export, held_out=[m.name for m in held],
                     init_policy=init, init_from=args.init_from)
@@ -209,6 +210,8 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     r.add_argument("--out", default="runs/tracker", help="run folder (checkpoints, log.jsonl); resumed if present")
     r.add_argument("--steps", type=int, help="env steps of this chunk (default: the config's)")
     r.add_argument("--export", help="write the deployable policy here (e.g. checkpoints/tracker)")
+    r.add_argument("--keep-exports", action="store_true", help="also keep each chunk's export as <export>_<env steps> "
+                   "(with --curriculum; `motionfm average` takes the mean of the last few)")
     r.add_argument("--init-from", help="exported policy folder (e.g. checkpoints/tracker) that a new run folder starts "
                    "from: its actor, normaliser, held-out clips and curriculum stage (fresh critic); ignored when --out "
                    "already holds a run")

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -421,7 +422,8 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
                      held_out: Sequence[str] = (), sources: Sequence[str] = (), advance_at: float = 0.25,
                      stage_max_steps: int | None = STAGE_MAX_STEPS,
                      licences: dict[str, str] | None = None, init_policy: TrackerPolicy | None = None,
-                     init_from: str | None = None, log: Callable[[str], None] = print) -> TrackerPolicy:
+                     init_from: str | None = None, keep_exports: bool = False,
+                     log: Callable[[str], None] = print) -> TrackerPolicy:
     """Train in chunks along :data:`CURRICULUM`, resumable at any point.
 
     Each chunk is one :func:`train` call on the clips of the stages reached so far (plus the
@@ -432,6 +434,9 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
     chunk the policy is exported (when ``export`` is given) with a training-progress plot
     ``training_progress.png`` beside it. ``init_policy`` (an exported policy) warm-starts a new run
     folder (:func:`train`) at the curriculum stage and history recorded in its metadata.
+    ``keep_exports`` also keeps each chunk's export as ``<export>_<env steps>``, for
+    :func:`~motionfm.tracker.policy.average_policies` (``motionfm average``) to take the mean of the
+    last few: the mean beats each chunk alone (docs/architecture.md).
     """
     from motionfm.tracker.library import stand_motion
 
@@ -485,4 +490,9 @@ def train_curriculum(cfg: TrackerConfig, motions: Sequence[Motion], groups: dict
             save_policy(export, policy)
             plot_progress(run, Path(export) / "training_progress.png")
             log(f"exported {export} (stage {state['stage']}, fail rate {fail:.2f})")
+            if keep_exports:
+                kept = Path(f"{export}_{meta['training']['env_steps']}")
+                shutil.rmtree(kept, ignore_errors=True)
+                shutil.copytree(export, kept)
+                log(f"kept {kept}")
     return policy
