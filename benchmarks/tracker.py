@@ -24,7 +24,8 @@ Prints:
     gliding);
   - **the receding-horizon loop** (``--receding-seeds N``): ``motionfm run`` with
     ``examples/run_joystick.json`` and ``examples/run_obstacles.json`` for 20 s at seeds 0..N-1 with
-    this policy: how many runs stay up, how many enter an obstacle, the closed-loop joystick error.
+    this policy and the loop's defaults (``--loop-stance-weight 0``: plans without the stance-foot
+    guidance): how many runs stay up, how many enter an obstacle, the closed-loop joystick error.
     Held-out clips and open-loop samples do not exercise it, and a policy better on both fell more
     here (docs/architecture.md), so a chunk passes it before it ships; ``--loop-scenarios N``: the
     same loop on N random scenarios (:func:`motionfm.receding.random_scenario`: joystick scripts of
@@ -189,14 +190,18 @@ def generated_tracking(policy, seeds: int, seconds: float = 6.0, stance_foot_wei
             "rows": rows}
 
 
-def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = False) -> dict:
+def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = False,
+                  stance_weight: float | None = None) -> dict:
     """:func:`motionfm.receding.run_receding` executed by ``policy``: with the example joystick
     script and obstacles at seeds ``0 .. seeds-1``, or (``scenarios``) on the random scenarios
     :func:`motionfm.receding.random_scenario` draws from seeds ``90000 + 100 i`` (the tracker's loop
-    corpus draws from 1000 on)."""
+    corpus draws from 1000 on). ``stance_weight``: the plans' stance-foot guidance (``None``: the
+    loop's default, :data:`motionfm.receding.STANCE_WEIGHT`)."""
     from motionfm.guidance.files import load_joystick_script, load_scene
     from motionfm.pipeline import load_pretrained
-    from motionfm.receding import DEFAULT_TEXT, random_scenario, run_receding, scenario_goals
+    from motionfm.receding import DEFAULT_TEXT, STANCE_WEIGHT, random_scenario, run_receding, scenario_goals
+
+    stance_weight = STANCE_WEIGHT if stance_weight is None else stance_weight
 
     pipe = load_pretrained()
     example = (load_joystick_script(ROOT / "examples/run_joystick.json"), load_scene(ROOT / "examples/run_obstacles.json"))
@@ -209,14 +214,15 @@ def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = F
         else:
             seed, text, (joystick, obstacles) = i, DEFAULT_TEXT, example
         m = run_receding(pipe, text, seconds, joystick=joystick, obstacles=obstacles, seed=seed,
-                         progress=False, policy=policy).metrics
+                         progress=False, policy=policy, stance_weight=stance_weight).metrics
         rows.append({"seed": seed, "text": text, "fell": bool(m["fell"]), "sim_s": m["sim_s"],
                      "obstacles": obstacles is not None,
                      "obstacle_entries": int(m["collisions"]["collision_events"]) if obstacles is not None else 0,
                      "joystick_error": m["joystick"]["velocity_error"]})
     return {"runs": len(rows), "up": sum(not r["fell"] for r in rows),
             "with_obstacles": sum(r["obstacles"] for r in rows),
-            "entered_obstacle": sum(r["obstacle_entries"] > 0 for r in rows), "seconds": seconds, "rows": rows}
+            "entered_obstacle": sum(r["obstacle_entries"] > 0 for r in rows), "seconds": seconds,
+            "stance_weight": stance_weight, "rows": rows}
 
 
 def main(argv=None) -> int:
@@ -234,6 +240,8 @@ def main(argv=None) -> int:
                    help="runs of the receding-horizon loop (motionfm run, example joystick + obstacles, 20 s; 0: skip)")
     p.add_argument("--loop-scenarios", type=int, default=0,
                    help="runs of the loop on random scenarios (motionfm.receding.random_scenario, seeds 90000 + 100 i, 20 s; 0: skip)")
+    p.add_argument("--loop-stance-weight", type=float, default=None,
+                   help="the loop's stance-foot guidance on every plan (default motionfm.receding.STANCE_WEIGHT; 0: off)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
@@ -260,9 +268,9 @@ def main(argv=None) -> int:
         if args.stance_foot_weight > 0:
             out["generated_stance"] = generated_tracking(pol, args.generated_seeds, stance_foot_weight=args.stance_foot_weight)
     if args.receding_seeds:
-        out["receding"] = receding_runs(pol, args.receding_seeds)
+        out["receding"] = receding_runs(pol, args.receding_seeds, stance_weight=args.loop_stance_weight)
     if args.loop_scenarios:
-        out["loop_scenarios"] = receding_runs(pol, args.loop_scenarios, scenarios=True)
+        out["loop_scenarios"] = receding_runs(pol, args.loop_scenarios, scenarios=True, stance_weight=args.loop_stance_weight)
 
     if args.json:
         print(json.dumps(out, indent=1, default=float))

@@ -47,6 +47,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"{out}: output must end in .npz (a rollout file `motionfm render` can film)")
     if args.seconds <= 0:
         raise ValueError(f"--seconds must be positive, got {args.seconds}")
+    if args.stance_weight is not None and not args.stance_weight >= 0:
+        raise ValueError(f"--stance-weight must be >= 0, got {args.stance_weight}")
     # Read and check every input file before the (slow) model load; nothing is written on a bad one.
     joystick = load_joystick_script(args.joystick_script) if args.joystick_script else None
     if args.joystick:
@@ -63,11 +65,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         policy = load_policy(args.tracker)
     pipe = load_pretrained(args.checkpoint)
     text = None if args.text == "" else args.text
-    horizon = {} if args.horizon is None else {"horizon_s": args.horizon}  # None: the loop's default
+    loop_args = {} if args.horizon is None else {"horizon_s": args.horizon}  # None: the loop's default
+    if args.stance_weight is not None:
+        loop_args["stance_weight"] = args.stance_weight
     result = run_receding(pipe, text, args.seconds, execute_s=args.execute, joystick=joystick, obstacles=obstacles,
-                          seed=args.seed, num_steps=args.steps, progress=not args.no_progress, policy=policy, **horizon)
+                          seed=args.seed, num_steps=args.steps, progress=not args.no_progress, policy=policy, **loop_args)
     path = result.save(out)
     settings = {"text": text, "seconds": args.seconds, "horizon_s": result.horizon_s, "execute_s": args.execute,
+                "stance_weight": result.stance_weight,
                 "seed": args.seed, "steps": args.steps or pipe.num_steps, "solver": pipe.solver,
                 "joystick_script": args.joystick_script, "joystick": args.joystick,
                 "obstacles": args.obstacles, "tracker": args.tracker}
@@ -106,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="seconds of each plan (default motionfm.receding.HORIZON_S, 2)")
     p.add_argument("--execute", type=float, default=1.0,
                    help="seconds of each plan executed before re-planning (default 1; a multiple of 0.02)")
+    p.add_argument("--stance-weight", type=float, default=None,
+                   help="weight of the stance-foot regulariser on every plan, so plans step instead of gliding "
+                        "(default motionfm.receding.STANCE_WEIGHT, 1; 0: off)")
     p.add_argument("--steps", type=int, help="inference steps per plan (default: the pipeline's, MotionPipeline.num_steps)")
     p.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     p.add_argument("--tracker", help="tracker checkpoint folder (default: the shipped one)")

@@ -107,11 +107,46 @@ def test_cli_rejects_bad_inputs_before_loading_anything(tmp_path, capsys):
     assert "bad.json" in err and "t = 0" in err
     assert main(["run", "--seconds", "2", "--out", str(tmp_path / "r.mp4")]) == 2
     assert "must end in .npz" in capsys.readouterr().err
+    assert main(["run", "--seconds", "2", "--stance-weight", "-1", "--out", str(tmp_path / "r.npz")]) == 2
+    assert "--stance-weight" in capsys.readouterr().err
     assert main(["run", "--seconds", "2", "--out", str(tmp_path / "r.npz"), "--tracker", str(tmp_path / "no_policy")]) == 2
     assert "no_policy" in capsys.readouterr().err
     assert not list(tmp_path.glob("r.*"))
     with pytest.raises(GuidanceFileError):
         load_joystick_script(bad)
+
+
+class _Planned(Exception):
+    pass
+
+
+def test_every_plan_is_guided_to_step_by_default():
+    """Each re-plan's costs: the extra ones, the stance-foot regulariser (unless weight 0), the joystick
+    window, the obstacles; a stub pipeline records them and stops the run at the first plan."""
+    from types import SimpleNamespace
+
+    from motionfm.guidance import StanceFoot
+    from motionfm.receding import STANCE_WEIGHT, run_receding
+
+    seen = []
+
+    def sample(text, seconds, seed, history, guidance, num_steps):
+        seen.append(guidance)
+        raise _Planned
+
+    policy = SimpleNamespace(config=SimpleNamespace(env=SimpleNamespace(fps=50, future_frames=(1, 5))))
+    pipe = SimpleNamespace(sample=sample, tracker=policy)
+    joystick = Joystick.profile([0.0], np.array([[0.4, 0.0, 0.0]], np.float32))
+    obstacles = Obstacles(Scene.create(cylinders=[[2.5, 0.0, 0.25, 1.0]]))
+    for weight, kinds in [(None, [StanceFoot, Joystick, Obstacles]), (2.0, [StanceFoot, Joystick, Obstacles]), (0.0, [Joystick, Obstacles])]:
+        kw = {} if weight is None else {"stance_weight": weight}
+        with pytest.raises(_Planned):
+            run_receding(pipe, "a person walks forward", 2.0, joystick=joystick, obstacles=obstacles, progress=False, **kw)
+        assert [type(c) for c in seen[-1]] == kinds
+        if kinds[0] is StanceFoot:
+            assert seen[-1][0].weight == (STANCE_WEIGHT if weight is None else weight)
+    with pytest.raises(ValueError, match="stance_weight"):
+        run_receding(pipe, "a person walks forward", 2.0, stance_weight=-1.0, progress=False)
 
 
 @pytest.mark.slow
@@ -137,6 +172,7 @@ def test_run_re_plans_from_the_simulated_state_in_one_simulation(tmp_path):
     with np.load(path) as f:
         again = receding_metrics(dict(f))
         assert f["command"].shape == (n, 3) and f["obstacle_cylinders"].shape[0] == 1
+        assert float(f["stance_weight"]) == res.stance_weight
     assert again["tracking"] == pytest.approx(res.metrics["tracking"])
     assert again["joystick"]["velocity_error"] == pytest.approx(res.metrics["joystick"]["velocity_error"])
     assert again["collisions"]["collision_frames"] == res.metrics["collisions"]["collision_frames"]
