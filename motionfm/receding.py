@@ -286,6 +286,8 @@ def run_receding(
     if hist_frames < 3:
         raise ValueError(f"history_s must cover a few control steps, got {history_s}")
     total_steps = int(round(seconds * fps))
+    # Costs every plan shares (the joystick window and the obstacles follow, per re-plan).
+    fixed_costs: list[Cost] = [*extra_guidance, *([StanceFoot(stance_weight)] if stance_weight > 0 else [])]
 
     q0, v0 = start_state(fps) if init_state is None else (np.asarray(init_state[0], np.float64), np.asarray(init_state[1], np.float64))
     # Executed frames at the control rate: the standing pre-roll, then the simulation (starting with q0).
@@ -306,9 +308,7 @@ def run_receding(
             executed = np.concatenate([preroll, *qpos])
             history = Motion.from_qpos(executed[-hist_frames:], fps, name="executed")
             now = step / fps
-            costs: list[Cost] = list(extra_guidance)
-            if stance_weight > 0:
-                costs.append(StanceFoot(stance_weight))
+            costs = list(fixed_costs)
             if joystick is not None:
                 costs.append(window_joystick(joystick, now, horizon_s))
             if obstacles is not None:
