@@ -63,8 +63,8 @@ generator's walks glide (stance foot ~0.9 m/s), and against a joystick that cont
 ("walks and turns right" told to go straight: stance foot 1.0-1.2 m/s) the tracker cannot follow them:
 without it the loop stayed up in 51 of 80 random scenarios (0 of 14 "turns right") and 9 of 12
 example runs, with it in 66 (4 of 14; every prompt gained) and 12; obstacle entries 4 against 9 of 55
-runs with obstacles (``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 80``, shipped
-tracker; docs/architecture.md). The price: the stepping robot walks slower, so the example's
+runs with obstacles (``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 80``, the tracker
+shipped then; docs/architecture.md). The price: the stepping robot walks slower, so the example's
 closed-loop joystick error rose from 27-34 % to 37-41 %. Planting the feet instead (``plant_feet``)
 made the tracker fall more."""
 
