@@ -65,8 +65,9 @@ without it the loop stayed up in 51 of 80 random scenarios (0 of 14 "turns right
 example runs, with it in 66 (4 of 14; every prompt gained) and 12; obstacle entries 4 against 9 of 55
 runs with obstacles (``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 80``, the tracker
 shipped then; docs/architecture.md). The price: the stepping robot walks slower, so the example's
-closed-loop joystick error rose from 27-34 % to 37-41 %. Planting the feet instead (``plant_feet``)
-made the tracker fall more."""
+closed-loop joystick error rose from 27-34 % to 37-41 %. With the tracker shipped next, 84 of 92 loop
+runs up with it against 66 without. Planting the feet instead (``plant_feet``) made the tracker fall
+more."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
