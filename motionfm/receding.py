@@ -59,15 +59,11 @@ docs/architecture.md). A fall is the worse failure, so plans stay 2 s; ``--horiz
 
 STANCE_WEIGHT = 1.0
 """Weight of the :class:`~motionfm.guidance.StanceFoot` regulariser guiding every plan (0: off). The
-generator's walks glide (stance foot ~0.9 m/s), and against a joystick that contradicts the text
-("walks and turns right" told to go straight: stance foot 1.0-1.2 m/s) the tracker cannot follow them:
-without it the loop stayed up in 51 of 80 random scenarios (0 of 14 "turns right") and 9 of 12
-example runs, with it in 66 (4 of 14; every prompt gained) and 12; obstacle entries 4 against 9 of 55
-runs with obstacles (``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 80``, the tracker
-shipped then; docs/architecture.md). The price: the stepping robot walks slower, so the example's
-closed-loop joystick error rose from 27-34 % to 37-41 %. With the tracker shipped next, 84 of 92 loop
-runs up with it against 66 without. Planting the feet instead (``plant_feet``) made the tracker fall
-more."""
+generator's walks glide (stance foot ~0.9 m/s, 1.0-1.2 m/s for "walks and turns right" told to go
+straight) and the tracker cannot follow a glide; guided, the plans step and more loop runs stay up
+(84 of 92 against 66 without, shipped tracker), at the price of a looser joystick: the stepping robot
+walks slower. Measurements: ``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 80
+[--loop-stance-weight 0]``, docs/architecture.md."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -112,7 +108,7 @@ class RecedingResult:
     seed: int
     horizon_s: float
     execute_s: float
-    stance_weight: float = STANCE_WEIGHT
+    stance_weight: float
 
     @property
     def sim_s(self) -> float:
