@@ -61,7 +61,7 @@ STANCE_WEIGHT = 1.0
 """Weight of the :class:`~motionfm.guidance.StanceFoot` regulariser guiding every plan (0: off). The
 generator's walks glide (stance foot ~0.9 m/s, 1.0-1.2 m/s for "walks and turns right" told to go
 straight) and the tracker cannot follow a glide; guided, the plans step and more loop runs stay up
-(84 of 92 against 66 without, shipped tracker), at the price of a looser joystick: the stepping robot
+(84 of 92 against 66 without, the tracker of 383 M steps), at the price of a looser joystick: the stepping robot
 walks slower. Measurements: ``benchmarks/tracker.py --receding-seeds 12 --loop-scenarios 80
 [--loop-stance-weight 0]``, docs/architecture.md."""
 

@@ -17,21 +17,21 @@
 # from 190.3 M on at curriculum stage 2 (dance, martial arts: a stage now ends after 100 M steps), and
 # from 214.4 M on with a second, narrow anchor-position kernel (RewardConfig.anchor_pos_fine: the
 # policy had settled centimetres off the reference and stayed there; docs/architecture.md), and from 238.5 M on
-# (one run folder, critic and all, 18 chunks of 8 M steps) with episode starts weighted by clip
+# (one run folder, critic and all, 22 chunks of 8 M steps and one stopped after 1.6 M) with episode starts weighted by clip
 # (EnvConfig.start_weights): 3 chunks with --config training/tracker_cpu_runs.json (the fast runs 16x: the
 # 238.5 M policy fell on nearly all of them), 1 with the fast runs, turning/side/backward walks and the G1 and
-# CMU 01-09 clips weighted, 14 with --config training/tracker_cpu_wide.json (the same plus the generated
+# CMU 01-09 clips weighted, 18 with --config training/tracker_cpu_wide.json (the same plus the generated
 # corpus, whose untrackable gliding runs and backward walks went back to weight 1), 286.7 M after 6 chunks and
-# 383.2 M after 18; the shipped policy is the mean of the exports of chunks 10-18, 318.9-383.2 M (weight averaging:
-# one chunk's export scatters by ~2 points on held-out clips, their mean beat each; before it, the mean of chunks
-# 6-9 shipped; docs/architecture.md). From the 238.5 M
+# 383.2 M after 18, 416.9 M after 23 (the 19th stopped after 1.6 M; the 20th started from its checkpoint); the
+# shipped policy is the mean of the last nine exports, 351.0-416.9 M (weight averaging: one chunk's export scatters
+# by ~2 points on held-out clips, their mean beat each; before it, the means of chunks 10-18 and 6-9 shipped;
+# docs/architecture.md). From the 238.5 M
 # policy (`git archive c1149d5 checkpoints/tracker | tar -x -C /tmp/t238`):
 #   CHUNKS=3 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_runs.json --out runs/tracker_runs \
 #       --init-from /tmp/t238/checkpoints/tracker
-#   CHUNKS=15 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json --out runs/tracker_runs \
+#   CHUNKS=19 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json --out runs/tracker_runs \
 #       --export runs/export/t --keep-exports
-#   .venv/bin/motionfm average runs/export/t_{318853120,326891520,334929920,342968320,351006720,359045120,367083520,375121920,383160320} \
-#       --out checkpoints/tracker
+#   .venv/bin/motionfm average $(ls -d runs/export/t_* | sort -t_ -k3 -n | tail -9) --out checkpoints/tracker
 # (the shipped run's fourth chunk had the wide weights without the generated line; docs/architecture.md).
 # A new run folder starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Before an export is committed as checkpoints/tracker it passes the ship check: `python benchmarks/tracker.py
@@ -40,7 +40,7 @@
 # than one standard error of the difference allows (~6 of the 92 runs of --receding-seeds 12 --loop-scenarios 80:
 # the loop is chaotic, two runs of one policy differ by 2-3 in 12; a 262.6 M chunk, the best on held-out clips then,
 # fell at 5 of 12 seeds of the motionfm run loop against 2), and obstacle entries are reported beside it. The loop
-# runs with its default stance-foot guidance (receding.STANCE_WEIGHT); the shipped policy: 84 of 92 up, 5 entries (the one before: 78, 4).
+# runs with its default stance-foot guidance (receding.STANCE_WEIGHT); the shipped policy: 85 of 92 up, 7 entries (the one before: 84, 5).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
