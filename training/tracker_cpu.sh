@@ -31,7 +31,7 @@
 #       --init-from /tmp/t238/checkpoints/tracker
 #   CHUNKS=19 STEPS=8000000 bash training/tracker_cpu.sh --config training/tracker_cpu_wide.json --out runs/tracker_runs \
 #       --export runs/export/t --keep-exports
-#   .venv/bin/motionfm average $(ls -d runs/export/t_* | sort -t_ -k3 -n | tail -9) --out checkpoints/tracker
+#   .venv/bin/motionfm average $(ls -d runs/export/t_* | sort -t_ -k2 -n | tail -9) --out checkpoints/tracker
 # (the shipped run's fourth chunk had the wide weights without the generated line; docs/architecture.md).
 # A new run folder starts from checkpoints/tracker the same way (--init-from is ignored once the folder holds a run).
 # Before an export is committed as checkpoints/tracker it passes the ship check: `python benchmarks/tracker.py
