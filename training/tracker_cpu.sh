@@ -44,7 +44,7 @@
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
-# generated line now tracks it), so it was not shipped; the 286.7 M one was, then the mean of chunks 6-9, then of chunks 10-18 (docs/architecture.md).
+# generated line now tracks it), so it was not shipped; the 286.7 M one was, then the means of chunks 6-9, 10-18 and 14-23 (docs/architecture.md).
 # Usage:
 #   bash training/tracker_cpu.sh                 # CHUNKS=20 chunks of STEPS=4000000
 set -euo pipefail
