@@ -298,6 +298,11 @@ def test_metrics_of_perfect_and_bad_tracking():
     near[:, 1] += 0.1  # 10 cm off all along: a success, not within the 5 cm target
     near_m = rollout_metrics({"qpos": near, "ref_qpos": ref})
     assert near_m["success"] and not near_m["meets_target"] and near_m["mpbpe_cm"] == pytest.approx(10.0, abs=0.1)
+    assert near_m["meets_target_local"]  # a pure offset is drift: the pose itself is exact
+    bent = ref.copy()
+    bent[:, 7 + 14] += 0.5  # waist pitched forward, both arms raised: ~10 cm of pose error, kept
+    bent[:, [7 + 15, 7 + 22]] -= 1.2  # by the drift-free measure
+    assert not rollout_metrics({"qpos": bent, "ref_qpos": ref})["meets_target_local"]
     off = ref.copy()
     off[10:, 0] += 0.8  # drifted 0.8 m away: over the 0.5 m success threshold
     bad = rollout_metrics({"qpos": off, "ref_qpos": ref})

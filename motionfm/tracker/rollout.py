@@ -14,7 +14,9 @@ robot's (xy and yaw), i.e. pose error without drift; ``joint_error_rad`` mean ab
 ``max_body_error_m`` the largest per-frame mean body error. A clip **succeeds** when the robot
 never falls and the per-frame mean body position error never exceeds 0.5 m; it **meets the
 target** (the tracker issue's bar, BeyondMimic's LAFAN1 figure is 2.8 cm) when it also has
-``mpbpe_cm`` ≤ 5.
+``mpbpe_cm`` ≤ 5. ``meets_target_local`` applies the same 5 cm to ``mpbpe_local_cm``: that is how
+BeyondMimic measures its body error (``error_body_pos``: the reference's bodies re-expressed about
+the robot's anchor, xy and yaw), so its 2.8 cm compares with ``mpbpe_local_cm``, not ``mpbpe_cm``.
 """
 
 from __future__ import annotations
@@ -198,7 +200,8 @@ def rollout_metrics(r: dict[str, Any]) -> dict[str, Any]:
     return {"frames": int(len(qpos)), "fell": fell, "mpbpe_cm": mpbpe_cm,
             "mpbpe_local_cm": float(local.mean() * 100), "joint_error_rad": float(jerr.mean()),
             "max_body_error_m": float(per_frame.max()), "success": success,
-            "meets_target": success and mpbpe_cm <= TARGET_MPBPE_CM}
+            "meets_target": success and mpbpe_cm <= TARGET_MPBPE_CM,
+            "meets_target_local": success and float(local.mean() * 100) <= TARGET_MPBPE_CM}
 
 
 def load_rollout(path: str | os.PathLike) -> dict[str, Any]:
@@ -217,7 +220,7 @@ def evaluate_motions(policy: TrackerPolicy, motions: Sequence[Motion], *, varian
     clips = []
     for m in motions:
         r = track(policy, m, variant=variant, sim_dt=sim_dt)
-        row = {k: r[k] for k in ("name", "frames", "clip_frames", "fell", "success", "meets_target", "mpbpe_cm", "mpbpe_local_cm",
+        row = {k: r[k] for k in ("name", "frames", "clip_frames", "fell", "success", "meets_target", "meets_target_local", "mpbpe_cm", "mpbpe_local_cm",
                                  "joint_error_rad", "max_body_error_m", "policy_ms", "wall_s")}
         row["name"] = m.name
         clips.append(row)
@@ -230,8 +233,10 @@ def evaluate_motions(policy: TrackerPolicy, motions: Sequence[Motion], *, varian
 
 def summarize(clips: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Clip means of :func:`evaluate_motions` rows: ``num_clips``, ``success_rate``, ``target_rate``,
-    ``fall_rate``, ``mpbpe_cm``, ``mpbpe_local_cm``, ``joint_error_rad``."""
+    ``target_rate_local`` (the 5 cm bar on drift-free error, BeyondMimic's measure), ``fall_rate``,
+    ``mpbpe_cm``, ``mpbpe_local_cm``, ``joint_error_rad``."""
     mean = lambda k: float(np.mean([c[k] for c in clips])) if clips else float("nan")  # noqa: E731
     return {"num_clips": len(clips), "success_rate": mean("success"), "target_rate": mean("meets_target"),
+            "target_rate_local": mean("meets_target_local"),
             "fall_rate": mean("fell"), "mpbpe_cm": mean("mpbpe_cm"), "mpbpe_local_cm": mean("mpbpe_local_cm"),
             "joint_error_rad": mean("joint_error_rad")}
