@@ -143,11 +143,11 @@ def test_start_weights_spread_the_uniform_floor_by_clip(motions):
 
 # ---------------------------------------------------------------------- rewards and terminations
 def test_reward_is_maximal_on_the_reference(library):
-    cfg = RewardConfig(anchor_pos_fine=(1.0, 0.15))
+    cfg = RewardConfig(anchor_pos_fine=(1.0, 0.15), feet_pos=(1.0, 0.1))
     frame = 20
     ref = _reference(library, frame)
     on = O.reward_terms(np, _mujoco_state(library, frame), ref, ANCHOR, cfg)
-    for k in ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori"):
+    for k in ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori", "feet_pos"):
         w = getattr(cfg, k)[0]
         assert on[k] == pytest.approx(w, abs=2e-3), k
     # Velocities come from MuJoCo's cvel vs finite differences of the reference: close, not exact.
@@ -163,6 +163,8 @@ def test_reward_is_maximal_on_the_reference(library):
     st = _mujoco_state(library, frame)
     moved = O.reward_terms(np, st._replace(body_pos=st.body_pos + np.array([0.07, 0.0, 0.0])), ref, ANCHOR, cfg)
     assert on["anchor_pos_fine"] - moved["anchor_pos_fine"] > 0.15 > 0.1 > on["anchor_pos"] - moved["anchor_pos"]
+    # ... and so does the world-frame feet term, where the anchor-relative body terms do not.
+    assert on["feet_pos"] - moved["feet_pos"] > 0.3 and moved["body_pos"] == pytest.approx(on["body_pos"], abs=1e-6)
     # numpy and jax.numpy give the same terms (the MJX env uses the jnp path).
     st = _mujoco_state(library, frame, q)
     jt = O.reward_terms(jnp, O.RobotState(*map(jnp.asarray, st)), O.Reference(*map(jnp.asarray, ref)), ANCHOR, cfg)

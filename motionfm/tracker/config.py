@@ -23,7 +23,8 @@ END_EFFECTORS: tuple[str, ...] = (
 )
 
 
-REWARD_TERMS = ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori", "body_lin_vel", "body_ang_vel")
+REWARD_TERMS = ("anchor_pos", "anchor_pos_fine", "anchor_ori", "body_pos", "body_ori", "body_lin_vel", "body_ang_vel",
+                "feet_pos")
 """The Gaussian-kernel terms: :class:`RewardConfig` fields ``(weight, sigma)`` and the keys of
 :func:`motionfm.tracker.obs.reward_terms` (and of the env's episode metrics), in order."""
 
@@ -46,6 +47,11 @@ class RewardConfig:
     body_ori: tuple[float, float] = (1.0, 0.4)  # rad
     body_lin_vel: tuple[float, float] = (1.0, 1.0)  # m/s
     body_ang_vel: tuple[float, float] = (1.0, 3.14)  # rad/s
+    # The feet where the reference's feet are, in the world frame (weight 0: off, BeyondMimic has no
+    # such term). Every other body term is anchor-relative, so nothing asked the feet to stay put:
+    # the 416.9 M policy shuffled them (median 5-15 cm/s, lifts under 2 cm) under standing gestures
+    # whose reference feet never move, and drifted 4-20 cm off the reference that way.
+    feet_pos: tuple[float, float] = (0.0, 0.1)  # m, mean squared over both feet
     action_rate: float = -0.1  # per squared change of the normalised action
     joint_limit: float = -2.0  # per rad beyond the soft limits (95% of the range)
     termination: float = -0.0  # extra penalty on failure (0: the lost future reward is enough)

@@ -12,11 +12,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from motionfm.tracker.config import RewardConfig
+from motionfm.robot import FOOT_BODIES
+from motionfm.tracker.config import TRACKED_BODIES, RewardConfig
 
 NOISE = {"anchor_pos": 0.25, "anchor_ori": 0.05, "joint_pos": 0.01, "joint_vel": 0.5, "gravity": 0.05, "lin_vel": 0.5,
          "ang_vel": 0.2}
 """Half-widths of the uniform observation noise at ``obs_noise = 1`` (BeyondMimic's levels)."""
+
+FEET = np.array([TRACKED_BODIES.index(b) for b in FOOT_BODIES])
+"""Rows of the feet in the tracked-body arrays ``(B, ...)``."""
 
 
 # ---------------------------------------------------------------------- quaternion helpers
@@ -172,6 +176,7 @@ def reward_terms(xp: Any, robot: RobotState, ref: Reference, anchor: int, cfg: R
         "body_ori": k(cfg.body_ori, xp.mean(quat_angle(xp, aquat, robot.body_quat) ** 2)),
         "body_lin_vel": k(cfg.body_lin_vel, xp.mean(xp.sum((avel - robot.body_lin_vel) ** 2, -1))),
         "body_ang_vel": k(cfg.body_ang_vel, xp.mean(xp.sum((aang - robot.body_ang_vel) ** 2, -1))),
+        "feet_pos": k(cfg.feet_pos, xp.mean(xp.sum((ref.body_pos[FEET] - robot.body_pos[FEET]) ** 2, -1))),
     }
 
 
