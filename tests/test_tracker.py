@@ -301,6 +301,11 @@ def test_metrics_of_perfect_and_bad_tracking():
     near_m = rollout_metrics({"qpos": near, "ref_qpos": ref})
     assert near_m["success"] and not near_m["meets_target"] and near_m["mpbpe_cm"] == pytest.approx(10.0, abs=0.1)
     assert near_m["meets_target_local"]  # a pure offset is drift: the pose itself is exact
+    assert perfect["foot_slide_cm_s"] == 0.0 and near_m["foot_slide_cm_s"] == 0.0
+    jitter = ref.copy()
+    jitter[::2, 0] += 0.01  # the robot jitters 1 cm back and forth at 50 Hz while the reference stands
+    assert rollout_metrics({"qpos": jitter, "ref_qpos": ref, "fps": 50.0})["foot_slide_cm_s"] == pytest.approx(50.0, rel=1e-3)
+    assert np.isnan(rollout_metrics({"qpos": jitter, "ref_qpos": jitter, "fps": 50.0})["foot_slide_cm_s"])  # never still
     bent = ref.copy()
     bent[:, 7 + 14] += 0.5  # waist pitched forward, both arms raised: ~10 cm of pose error, kept
     bent[:, [7 + 15, 7 + 22]] -= 1.2  # by the drift-free measure

@@ -73,7 +73,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                   f"mpbpe {c['mpbpe_cm']:.1f} cm, falls {c['fall_rate']:.1%}")
         print(f"{report['num_clips']} clips: success {report['success_rate']:.1%} (with mpbpe <= 5 cm {report['target_rate']:.1%}, drift-free {report['target_rate_local']:.1%}), "
               f"mpbpe {report['mpbpe_cm']:.1f} cm (local {report['mpbpe_local_cm']:.1f} cm), joints {report['joint_error_rad']:.3f} rad, "
-              f"falls {report['fall_rate']:.1%}")
+              f"falls {report['fall_rate']:.1%}, feet sliding {report['foot_slide_cm_s']:.1f} cm/s where the reference's stand still")
     return 0
 
 

@@ -11,7 +11,9 @@ Metrics (per clip): ``mpbpe_cm`` mean per-body position error over the 30 G1 bod
 frames (world frame, cm); ``mpbpe_local_cm`` the same after moving the reference's anchor onto the
 robot's (xy and yaw), i.e. pose error without drift; ``joint_error_rad`` mean absolute joint error
 (recorded joints only); ``fell`` (anchor height off by > 0.25 m or tilted, as in training);
-``max_body_error_m`` the largest per-frame mean body error. A clip **succeeds** when the robot
+``max_body_error_m`` the largest per-frame mean body error; ``foot_slide_cm_s`` the robot's mean
+horizontal foot speed on the frames where the reference's foot is still (under 5 cm/s): shuffling
+or sliding that the reference does not do, which moves the robot off it (NaN when no such frame). A clip **succeeds** when the robot
 never falls and the per-frame mean body position error never exceeds 0.5 m; it **meets the
 target** (the tracker issue's bar, BeyondMimic's LAFAN1 figure is 2.8 cm) when it also has
 ``mpbpe_cm`` ≤ 5. ``meets_target_local`` applies the same 5 cm to ``mpbpe_local_cm``: that is how
@@ -30,7 +32,7 @@ import mujoco
 import numpy as np
 
 from motionfm.motion import Motion
-from motionfm.robot import G1_BODY_NAMES, fk_mujoco, load_g1
+from motionfm.robot import FOOT_BODIES, G1_BODY_NAMES, fk_mujoco, load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import TRACKED_BODIES, EnvConfig
 from motionfm.tracker.model import action_scale, joint_dof_adr, physics_model, targets
@@ -38,6 +40,7 @@ from motionfm.tracker.library import MotionLibrary
 from motionfm.tracker.policy import TrackerPolicy
 
 SUCCESS_MAX_BODY_ERROR_M = 0.5
+STILL_FOOT_M_S = 0.05  # a reference foot slower than this (horizontally) counts as planted
 TARGET_MPBPE_CM = 5.0
 FALL_HEIGHT_M = 0.25
 FALL_TILT = 0.8
@@ -189,6 +192,11 @@ def rollout_metrics(r: dict[str, Any]) -> dict[str, Any]:
     origin = np.concatenate([a.body_pos[:, anchor, :2], b.body_pos[:, anchor, 2:]], axis=-1)
     aligned = origin[:, None] + O.quat_apply(np, dyaw[:, None], b.body_pos - b.body_pos[:, anchor : anchor + 1])
     local = np.linalg.norm(a.body_pos - aligned, axis=-1)
+    feet = [G1_BODY_NAMES.index(f) for f in FOOT_BODIES]
+    fps = float(np.asarray(r.get("fps", 50.0)))
+    speed = lambda p: np.linalg.norm(np.diff(p[:, feet, :2], axis=0), axis=-1) * fps  # noqa: E731  (T-1, 2) m/s
+    still = speed(b.body_pos) < STILL_FOOT_M_S
+    slide = float(speed(a.body_pos)[still].mean() * 100) if still.any() else float("nan")
     mask = np.asarray(r.get("joint_mask", np.ones(29, bool)), bool)
     jerr = np.abs(qpos[:, 7:] - ref[:, 7:])[:, mask]
     fell = bool(np.asarray(r.get("fell", False)))
@@ -199,7 +207,7 @@ def rollout_metrics(r: dict[str, Any]) -> dict[str, Any]:
     success = bool(not fell and per_frame.max() <= SUCCESS_MAX_BODY_ERROR_M)
     return {"frames": int(len(qpos)), "fell": fell, "mpbpe_cm": mpbpe_cm,
             "mpbpe_local_cm": float(local.mean() * 100), "joint_error_rad": float(jerr.mean()),
-            "max_body_error_m": float(per_frame.max()), "success": success,
+            "max_body_error_m": float(per_frame.max()), "foot_slide_cm_s": slide, "success": success,
             "meets_target": success and mpbpe_cm <= TARGET_MPBPE_CM,
             "meets_target_local": success and float(local.mean() * 100) <= TARGET_MPBPE_CM}
 
@@ -221,7 +229,7 @@ def evaluate_motions(policy: TrackerPolicy, motions: Sequence[Motion], *, varian
     for m in motions:
         r = track(policy, m, variant=variant, sim_dt=sim_dt)
         row = {k: r[k] for k in ("name", "frames", "clip_frames", "fell", "success", "meets_target", "meets_target_local", "mpbpe_cm", "mpbpe_local_cm",
-                                 "joint_error_rad", "max_body_error_m", "policy_ms", "wall_s")}
+                                 "joint_error_rad", "max_body_error_m", "foot_slide_cm_s", "policy_ms", "wall_s")}
         row["name"] = m.name
         clips.append(row)
         if progress:
@@ -234,9 +242,13 @@ def evaluate_motions(policy: TrackerPolicy, motions: Sequence[Motion], *, varian
 def summarize(clips: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Clip means of :func:`evaluate_motions` rows: ``num_clips``, ``success_rate``, ``target_rate``,
     ``target_rate_local`` (the 5 cm bar on drift-free error, BeyondMimic's measure), ``fall_rate``,
-    ``mpbpe_cm``, ``mpbpe_local_cm``, ``joint_error_rad``."""
-    mean = lambda k: float(np.mean([c[k] for c in clips])) if clips else float("nan")  # noqa: E731
+    ``mpbpe_cm``, ``mpbpe_local_cm``, ``joint_error_rad``, ``foot_slide_cm_s`` (over clips that have
+    still reference feet)."""
+    def mean(k: str) -> float:
+        v = [float(c[k]) for c in clips if k in c and not np.isnan(c[k])]
+        return float(np.mean(v)) if v else float("nan")
+
     return {"num_clips": len(clips), "success_rate": mean("success"), "target_rate": mean("meets_target"),
             "target_rate_local": mean("meets_target_local"),
             "fall_rate": mean("fell"), "mpbpe_cm": mean("mpbpe_cm"), "mpbpe_local_cm": mean("mpbpe_local_cm"),
-            "joint_error_rad": mean("joint_error_rad")}
+            "joint_error_rad": mean("joint_error_rad"), "foot_slide_cm_s": mean("foot_slide_cm_s")}
