@@ -50,7 +50,8 @@ class RewardConfig:
     # The feet where the reference's feet are, in the world frame (weight 0: off, BeyondMimic has no
     # such term). Every other body term is anchor-relative, so nothing asked the feet to stay put:
     # the 416.9 M policy shuffled them (median 5-15 cm/s, lifts under 2 cm) under standing gestures
-    # whose reference feet never move, and drifted 4-20 cm off the reference that way.
+    # whose reference feet never move, and drifted 4-20 cm off the reference that way. Tried at (1.0,
+    # 0.1) from 429.8 M (training/tracker_cpu_feet.json): closer walks, not the shuffle; docs/architecture.md.
     feet_pos: tuple[float, float] = (0.0, 0.1)  # m, mean squared over both feet
     action_rate: float = -0.1  # per squared change of the normalised action
     joint_limit: float = -2.0  # per rad beyond the soft limits (95% of the range)
