@@ -32,7 +32,7 @@ import mujoco
 import numpy as np
 
 from motionfm.motion import Motion
-from motionfm.robot import FOOT_BODIES, G1_BODY_NAMES, fk_mujoco, load_g1
+from motionfm.robot import G1_BODY_NAMES, fk_mujoco, load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import TRACKED_BODIES, EnvConfig
 from motionfm.tracker.model import action_scale, joint_dof_adr, physics_model, targets
@@ -192,7 +192,7 @@ def rollout_metrics(r: dict[str, Any]) -> dict[str, Any]:
     origin = np.concatenate([a.body_pos[:, anchor, :2], b.body_pos[:, anchor, 2:]], axis=-1)
     aligned = origin[:, None] + O.quat_apply(np, dyaw[:, None], b.body_pos - b.body_pos[:, anchor : anchor + 1])
     local = np.linalg.norm(a.body_pos - aligned, axis=-1)
-    feet = [G1_BODY_NAMES.index(f) for f in FOOT_BODIES]
+    feet = robot.foot_body_index
     fps = float(np.asarray(r.get("fps", 50.0)))
     speed = lambda p: np.linalg.norm(np.diff(p[:, feet, :2], axis=0), axis=-1) * fps  # noqa: E731  (T-1, 2) m/s
     still = speed(b.body_pos) < STILL_FOOT_M_S
@@ -203,13 +203,13 @@ def rollout_metrics(r: dict[str, Any]) -> dict[str, Any]:
     frames = int(np.asarray(r.get("clip_frames", len(qpos))))
     fell = fell or len(qpos) < frames
     per_frame = err.mean(1)
-    mpbpe_cm = float(err.mean() * 100)
+    mpbpe_cm, mpbpe_local_cm = float(err.mean() * 100), float(local.mean() * 100)
     success = bool(not fell and per_frame.max() <= SUCCESS_MAX_BODY_ERROR_M)
     return {"frames": int(len(qpos)), "fell": fell, "mpbpe_cm": mpbpe_cm,
-            "mpbpe_local_cm": float(local.mean() * 100), "joint_error_rad": float(jerr.mean()),
+            "mpbpe_local_cm": mpbpe_local_cm, "joint_error_rad": float(jerr.mean()),
             "max_body_error_m": float(per_frame.max()), "foot_slide_cm_s": slide, "success": success,
             "meets_target": success and mpbpe_cm <= TARGET_MPBPE_CM,
-            "meets_target_local": success and float(local.mean() * 100) <= TARGET_MPBPE_CM}
+            "meets_target_local": success and mpbpe_local_cm <= TARGET_MPBPE_CM}
 
 
 def load_rollout(path: str | os.PathLike) -> dict[str, Any]:
