@@ -25,7 +25,9 @@ Prints:
   - **the receding-horizon loop** (``--receding-seeds N``): ``motionfm run`` with
     ``examples/run_joystick.json`` and ``examples/run_obstacles.json`` for 20 s at seeds 0..N-1 with
     this policy and the loop's defaults (``--loop-stance-weight 0``: plans without the stance-foot
-    guidance): how many runs stay up, how many enter an obstacle, the closed-loop joystick error.
+    guidance): how many runs stay up, how many enter an obstacle, the closed-loop joystick error,
+    and each run's nearest approach to an obstacle, of the robot and of the plans it tracked (an
+    entry with the plan outside is the tracker straying).
     Held-out clips and open-loop samples do not exercise it, and a policy better on both fell more
     here (docs/architecture.md), so a chunk passes it before it ships; ``--loop-scenarios N``: the
     same loop on N random scenarios (:func:`motionfm.receding.random_scenario`: joystick scripts of
@@ -199,7 +201,7 @@ def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = F
     loop's default, :data:`motionfm.receding.STANCE_WEIGHT`)."""
     from motionfm.guidance.files import load_joystick_script, load_scene
     from motionfm.pipeline import load_pretrained
-    from motionfm.receding import DEFAULT_TEXT, STANCE_WEIGHT, random_scenario, run_receding, scenario_goals
+    from motionfm.receding import DEFAULT_TEXT, PLAN_CLEARANCE_M, STANCE_WEIGHT, random_scenario, run_receding, scenario_goals
 
     stance_weight = STANCE_WEIGHT if stance_weight is None else stance_weight
 
@@ -218,11 +220,13 @@ def receding_runs(policy, seeds: int, seconds: float = 20.0, scenarios: bool = F
         rows.append({"seed": seed, "text": text, "fell": bool(m["fell"]), "sim_s": m["sim_s"],
                      "obstacles": obstacles is not None,
                      "obstacle_entries": int(m["collisions"]["collision_events"]) if obstacles is not None else 0,
+                     "closest_m": m["collisions"]["min_signed_distance_m"] if obstacles is not None else None,
+                     "plan_closest_m": m["collisions_plan"]["min_signed_distance_m"] if obstacles is not None else None,
                      "joystick_error": m["joystick"]["velocity_error"]})
     return {"runs": len(rows), "up": sum(not r["fell"] for r in rows),
             "with_obstacles": sum(r["obstacles"] for r in rows),
             "entered_obstacle": sum(r["obstacle_entries"] > 0 for r in rows), "seconds": seconds,
-            "stance_weight": stance_weight, "rows": rows}
+            "stance_weight": stance_weight, "plan_clearance": PLAN_CLEARANCE_M, "rows": rows}
 
 
 def main(argv=None) -> int:
@@ -333,6 +337,10 @@ def main(argv=None) -> int:
         print(f"{'  falls at (s)':<52}{fell:>14}")
         err = ", ".join(f"{100 * r['joystick_error']:.0f}" for r in rc["rows"])
         print(f"{'  closed-loop joystick error (%)':<52}{err:>14}")
+        near = [r for r in rc["rows"] if r["closest_m"] is not None]
+        if near:  # an entry with the plan outside is the tracker straying; with it inside, the planner's
+            print(f"{'  nearest approach, robot / plans tracked (cm)':<52}"
+                  + ", ".join(f"{100 * r['closest_m']:.0f}/{100 * r['plan_closest_m']:.0f}" for r in near))
     return 0
 
 

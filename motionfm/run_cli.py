@@ -49,6 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--seconds must be positive, got {args.seconds}")
     if args.stance_weight is not None and not args.stance_weight >= 0:
         raise ValueError(f"--stance-weight must be >= 0, got {args.stance_weight}")
+    if args.plan_clearance is not None and not args.plan_clearance >= 0:
+        raise ValueError(f"--plan-clearance must be >= 0, got {args.plan_clearance}")
     # Read and check every input file before the (slow) model load; nothing is written on a bad one.
     joystick = load_joystick_script(args.joystick_script) if args.joystick_script else None
     if args.joystick:
@@ -68,11 +70,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     loop_args = {} if args.horizon is None else {"horizon_s": args.horizon}  # None: the loop's default
     if args.stance_weight is not None:
         loop_args["stance_weight"] = args.stance_weight
+    if args.plan_clearance is not None:
+        loop_args["plan_clearance"] = args.plan_clearance
     result = run_receding(pipe, text, args.seconds, execute_s=args.execute, joystick=joystick, obstacles=obstacles,
                           seed=args.seed, num_steps=args.steps, progress=not args.no_progress, policy=policy, **loop_args)
     path = result.save(out)
     settings = {"text": text, "seconds": args.seconds, "horizon_s": result.horizon_s, "execute_s": args.execute,
-                "stance_weight": result.stance_weight,
+                "stance_weight": result.stance_weight, "plan_clearance": result.plan_clearance,
                 "seed": args.seed, "steps": args.steps or pipe.num_steps, "solver": pipe.solver,
                 "joystick_script": args.joystick_script, "joystick": args.joystick,
                 "obstacles": args.obstacles, "tracker": args.tracker}
@@ -114,6 +118,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--stance-weight", type=float, default=None,
                    help="weight of the stance-foot regulariser on every plan, so plans step instead of gliding "
                         "(default motionfm.receding.STANCE_WEIGHT, 1; 0: off)")
+    p.add_argument("--plan-clearance", type=float, default=None,
+                   help="metres added to the obstacles' margin when planning, room for the tracker's deviation from "
+                        "the plan (default motionfm.receding.PLAN_CLEARANCE_M, 0.1; collisions are measured against "
+                        "the obstacles as given)")
     p.add_argument("--steps", type=int, help="inference steps per plan (default: the pipeline's, MotionPipeline.num_steps)")
     p.add_argument("--checkpoint", help="diffusion checkpoint (default: the shipped one)")
     p.add_argument("--tracker", help="tracker checkpoint folder (default: the shipped one)")

@@ -97,6 +97,12 @@ def test_metrics_from_arrays_joystick_collisions_and_falls():
     assert 1.0 < hit["first_collision_s"] < 2.0 and hit["collision_bodies"]
     clear = collisions(_walk(4.0, 0.0), FPS, scene)
     assert clear["collision_frames"] == 0 and clear["first_collision_s"] is None and clear["min_signed_distance_m"] > 0.3
+    # in the loop's metrics, the robot's collisions and the tracked plan's, each measured on its own
+    cyl = {"obstacle_spheres": np.zeros((0, 4), np.float32), "obstacle_boxes": np.zeros((0, 7), np.float32),
+           "obstacle_cylinders": np.asarray(scene.cylinders, np.float32), "obstacle_capsules": np.zeros((0, 7), np.float32)}
+    strayed = receding_metrics(dict(arrays, qpos=q, ref_qpos=_walk(4.0, 0.0), **cyl))  # the plan stood clear
+    assert strayed["collisions"]["collision_frames"] > 0 and strayed["collisions_plan"]["collision_frames"] == 0
+    assert receding_metrics(dict(arrays, qpos=_walk(4.0, 0.0), ref_qpos=q, **cyl))["collisions_plan"]["collision_events"] == 1
 
 
 def test_cli_rejects_bad_inputs_before_loading_anything(tmp_path, capsys):
@@ -109,6 +115,8 @@ def test_cli_rejects_bad_inputs_before_loading_anything(tmp_path, capsys):
     assert "must end in .npz" in capsys.readouterr().err
     assert main(["run", "--seconds", "2", "--stance-weight", "-1", "--out", str(tmp_path / "r.npz")]) == 2
     assert "--stance-weight" in capsys.readouterr().err
+    assert main(["run", "--seconds", "2", "--plan-clearance", "-0.1", "--out", str(tmp_path / "r.npz")]) == 2
+    assert "--plan-clearance" in capsys.readouterr().err
     assert main(["run", "--seconds", "2", "--out", str(tmp_path / "r.npz"), "--tracker", str(tmp_path / "no_policy")]) == 2
     assert "no_policy" in capsys.readouterr().err
     assert not list(tmp_path.glob("r.*"))
@@ -122,11 +130,12 @@ class _Planned(Exception):
 
 def test_every_plan_is_guided_to_step_by_default():
     """Each re-plan's costs: the extra ones, the stance-foot regulariser (unless weight 0), the joystick
-    window, the obstacles; a stub pipeline records them and stops the run at the first plan."""
+    window, the obstacles with the plan clearance added to their margin; a stub pipeline records them
+    and stops the run at the first plan."""
     from types import SimpleNamespace
 
     from motionfm.guidance import StanceFoot
-    from motionfm.receding import STANCE_WEIGHT, run_receding
+    from motionfm.receding import PLAN_CLEARANCE_M, STANCE_WEIGHT, run_receding
 
     seen = []
 
@@ -145,8 +154,15 @@ def test_every_plan_is_guided_to_step_by_default():
         assert [type(c) for c in seen[-1]] == kinds
         if kinds[0] is StanceFoot:
             assert seen[-1][0].weight == (STANCE_WEIGHT if weight is None else weight)
+        planned = seen[-1][-1]  # the same obstacles, planned around with room for the tracker
+        assert planned.margin == pytest.approx(obstacles.margin + PLAN_CLEARANCE_M) and planned.scene is obstacles.scene
+    with pytest.raises(_Planned):
+        run_receding(pipe, "a person walks forward", 2.0, obstacles=obstacles, plan_clearance=0.0, progress=False)
+    assert seen[-1][-1].margin == obstacles.margin
     with pytest.raises(ValueError, match="stance_weight"):
         run_receding(pipe, "a person walks forward", 2.0, stance_weight=-1.0, progress=False)
+    with pytest.raises(ValueError, match="plan_clearance"):
+        run_receding(pipe, "a person walks forward", 2.0, plan_clearance=-0.1, progress=False)
 
 
 @pytest.mark.slow
@@ -173,6 +189,7 @@ def test_run_re_plans_from_the_simulated_state_in_one_simulation(tmp_path):
         again = receding_metrics(dict(f))
         assert f["command"].shape == (n, 3) and f["obstacle_cylinders"].shape[0] == 1
         assert float(f["stance_weight"]) == res.stance_weight
+        assert float(f["plan_clearance"]) == res.plan_clearance
     assert again["tracking"] == pytest.approx(res.metrics["tracking"])
     assert again["joystick"]["velocity_error"] == pytest.approx(res.metrics["joystick"]["velocity_error"])
     assert again["collisions"]["collision_frames"] == res.metrics["collisions"]["collision_frames"]
