@@ -40,7 +40,8 @@
 # than one standard error of the difference allows (~6 of the 92 runs of --receding-seeds 12 --loop-scenarios 80:
 # the loop is chaotic, two runs of one policy differ by 2-3 in 12; a 262.6 M chunk, the best on held-out clips then,
 # fell at 5 of 12 seeds of the motionfm run loop against 2), and obstacle entries are reported beside it. The loop
-# runs with its default stance-foot guidance (receding.STANCE_WEIGHT); the shipped policy: 85 of 92 up, 7 entries (the one before: 84, 5).
+# runs with its default stance-foot guidance (receding.STANCE_WEIGHT) and plan clearance (receding.PLAN_CLEARANCE_M); the shipped
+# policy: 84 of 92 up, 3 entries (before the plan clearance: 85, 7).
 # --config training/tracker_cpu_feet.json adds the world-frame feet-position reward (tried from 429.8 M: closer on
 # held-out walks, deeper obstacle entries in the loop; not shipped, docs/architecture.md).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
