@@ -44,6 +44,8 @@
 # policy: 84 of 92 up, 3 entries (before the plan clearance: 85, 7).
 # --config training/tracker_cpu_feet.json adds the world-frame feet-position reward (tried from 429.8 M: closer on
 # held-out walks, deeper obstacle entries in the loop; not shipped, docs/architecture.md).
+# --config training/tracker_cpu_polish.json is that preset at desired_kl 0.001 (a quarter of the learning rate; tried
+# from the feet run's 463.5 M checkpoint for 4 chunks: closer tracking, success 94-96 %; not shipped, docs/architecture.md).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
