@@ -98,8 +98,7 @@ def test_metrics_from_arrays_joystick_collisions_and_falls():
     clear = collisions(_walk(4.0, 0.0), FPS, scene)
     assert clear["collision_frames"] == 0 and clear["first_collision_s"] is None and clear["min_signed_distance_m"] > 0.3
     # in the loop's metrics, the robot's collisions and the tracked plan's, each measured on its own
-    cyl = {"obstacle_spheres": np.zeros((0, 4), np.float32), "obstacle_boxes": np.zeros((0, 7), np.float32),
-           "obstacle_cylinders": np.asarray(scene.cylinders, np.float32), "obstacle_capsules": np.zeros((0, 7), np.float32)}
+    cyl = {f"obstacle_{k}": np.asarray(getattr(scene, k), np.float32) for k in ("spheres", "boxes", "cylinders", "capsules")}
     strayed = receding_metrics(dict(arrays, qpos=q, ref_qpos=_walk(4.0, 0.0), **cyl))  # the plan stood clear
     assert strayed["collisions"]["collision_frames"] > 0 and strayed["collisions_plan"]["collision_frames"] == 0
     assert receding_metrics(dict(arrays, qpos=_walk(4.0, 0.0), ref_qpos=q, **cyl))["collisions_plan"]["collision_events"] == 1
