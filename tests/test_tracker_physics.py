@@ -243,3 +243,38 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
     assert len(kept) == 2
     assert int(kept[-1].name.split("_")[1]) == saved.metadata["training"]["env_steps"]
     np.testing.assert_array_equal(load_policy(kept[-1]).weights[0][0], saved.weights[0][0])
+
+
+@pytest.mark.slow
+def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, monkeypatch):
+    """A warm start from an export (no critic) first fits a critic with the actor's parameters held
+    fixed, then trains both from there: the chunk starts from the warmed-up critic, not a random one."""
+    from motionfm.tracker import train as T
+    from motionfm.tracker.policy import policy_from_brax
+
+    cfg = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, critic_warmup_steps=80))
+    first, _ = T.train(CFG, [stand_motion(), walk], tmp_path / "a", num_timesteps=80, run_evals=False, log=lambda _: None)
+    first.metadata["training"]["env_steps"] = 5_000_000  # as if trained longer: its statistics weigh that much
+    seen = {}
+    real = T._critic_warmup
+
+    def spy(ppo, common, cfg_, warm, *a, **k):
+        out = real(ppo, common, cfg_, warm, *a, **k)
+        seen["in"], seen["out"] = warm, out
+        return out
+
+    monkeypatch.setattr(T, "_critic_warmup", spy)
+    logs: list[str] = []
+    policy, rows = T.train(cfg, [stand_motion(), walk], tmp_path / "b", num_timesteps=80, run_evals=False,
+                           init_policy=first, init_from="first", log=logs.append)
+    same = jax.tree_util.tree_map(lambda a, b: bool(np.array_equal(a, b)), seen["in"][1], seen["out"][1])
+    assert all(jax.tree_util.tree_leaves(same))  # the actor did not move during the warm-up
+    assert seen["in"][2] is None and all(np.isfinite(v).all() for v in jax.tree_util.tree_leaves(seen["out"][2]))
+    assert any("critic warm-up" in line for line in logs)
+    assert (tmp_path / "b" / "critic_warmup.jsonl").read_text().strip()
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["init"]["critic_warmup_steps"] == 80 and run["init"]["from"] == "first"
+    # the statistics weigh as the samples the export was trained on, so the warm-up barely moves them
+    assert int(seen["in"][0].count.lo) == 5_000_000 and int(seen["out"][0].count.lo) > 5_000_000
+    np.testing.assert_allclose(policy_from_brax(seen["out"], cfg).obs_mean, first.obs_mean, atol=1e-3 * first.obs_std.max())
+    assert rows and all(np.isfinite(w).all() for w, _ in policy.weights)

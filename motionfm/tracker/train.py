@@ -18,7 +18,7 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -204,7 +204,9 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
     noise at ``cfg.ppo.init_noise_std``, and the critic's normaliser reuses the actor's statistics
     on the clean actor observation it starts with (unit statistics on the privileged extras).
     ``count`` is the number of samples the statistics are taken to summarise: later batches move
-    them at ``batch / count``, as if training had gone on.
+    them at ``batch / count``, as if training had gone on. :func:`train` passes the env steps the
+    policy was trained on, so the actor's inputs stay as they were (the privileged extras then keep
+    unit statistics: root velocity, height and anchor-frame positions, all of order 1 m or m/s).
 
     Raises:
         ValueError: the policy's observation or network layout differs from ``cfg``'s.
@@ -238,6 +240,46 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
     return norm, {"params": p}, None
 
 
+def frozen_actor(factory: Callable) -> Callable:
+    """A brax PPO network factory like ``factory`` whose actor parameters sit behind
+    ``stop_gradient``: PPO's losses then move only the critic (and the observation statistics)."""
+    import jax
+
+    def make(*args, **kw):
+        nets = factory(*args, **kw)
+        apply = nets.policy_network.apply
+
+        def held(normalizer, params, *rest, **kwargs):
+            return apply(normalizer, jax.lax.stop_gradient(params), *rest, **kwargs)
+
+        return nets.replace(policy_network=dataclasses.replace(nets.policy_network, apply=held))
+    return make
+
+
+def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_path: Path, *, seed: int,
+                   log: Callable[[str], None]) -> tuple:
+    """Train a warm start's fresh critic for ``cfg.ppo.critic_warmup_steps`` env steps with the
+    actor held fixed (:func:`frozen_actor`, constant learning rate); returns brax's
+    ``(normalizer, policy, value)`` for the chunk to start from. Not checkpointed: a run stopped
+    here repeats the warm-up (minutes)."""
+    p = cfg.ppo
+    log(f"  critic warm-up: {p.critic_warmup_steps} env steps with the actor held fixed")
+    last = [0.0]
+
+    def progress(step: int, metrics: dict) -> None:
+        row = {"step": int(step), **{k: float(np.asarray(v)) for k, v in metrics.items() if np.size(v) == 1}}
+        with open(log_path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if time.time() - last[0] > 30 and "episode/v_loss" in row:
+            last[0] = time.time()
+            log(f"  critic warm-up step {step:>9d}  value loss {row['episode/v_loss']:8.2f}")
+
+    _, params, _ = ppo.train(**common, num_timesteps=p.critic_warmup_steps, learning_rate_schedule=None,
+                             network_factory=frozen_actor(network_factory(cfg)), seed=seed, progress_fn=progress,
+                             run_evals=False, restore_params=warm, restore_value_fn=False)
+    return params
+
+
 def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_dir: str | os.PathLike, *,
           num_timesteps: int | None = None, export: str | os.PathLike | None = None,
           held_out: Sequence[str] = (), run_evals: bool = True, init_policy: TrackerPolicy | None = None,
@@ -253,7 +295,8 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         export: also write the deployable policy folder here (e.g. ``checkpoints/tracker``).
         held_out: names of clips kept out of training (recorded in the metadata).
         init_policy: when the run folder has no checkpoint yet, start from this exported policy
-            (:func:`warm_start_params`; fresh critic) instead of from scratch; its env steps and
+            (:func:`warm_start_params`; a fresh critic, first trained for ``cfg.ppo.critic_warmup_steps``
+            env steps with the actor held fixed) instead of from scratch; its env steps and
             training time count towards the run's totals (``run.json``'s ``init``).
         init_from: where ``init_policy`` was read from (recorded).
         run_evals: run brax's deterministic evaluation rollouts at each of ``num_evals`` points
@@ -288,7 +331,12 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
     t_start = time.time()
     warm = None
     if restore is None and init_policy is not None:
-        warm = warm_start_params(init_policy, cfg, env.observation_size, seed=p.seed)
+        # The actor's statistics summarise every sample it was trained on: weigh them as such, so
+        # the first batches do not shift the inputs of a policy that is held fixed or polished.
+        warm = warm_start_params(init_policy, cfg, env.observation_size, seed=p.seed,
+                                 count=max(2_000_000, int(init["env_steps"])))
+        if p.critic_warmup_steps > 0:
+            init["critic_warmup_steps"] = int(p.critic_warmup_steps)
     offset = int(init["env_steps"]) if init else 0
     steps_before += offset
     log(f"tracker: {len(env.library.names)} clips, {env.library.num_frames} frames at {cfg.env.fps:g} Hz, "
@@ -320,20 +368,26 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
                 f"sps {row.get('episode/sps', float('nan')):6.0f}  wall {row['wall_s']:.0f} s")
 
     total = num_timesteps or p.num_timesteps
-    make_inference, params, _ = ppo.train(
-        environment=env, num_timesteps=total, wrap_env_fn=wrap_for_tracking,
+    common = dict(
+        environment=env, wrap_env_fn=wrap_for_tracking,
         randomization_fn=make_randomization_fn(cfg.env), episode_length=cfg.env.episode_length,
         num_envs=p.num_envs, num_eval_envs=p.num_eval_envs, num_evals=p.num_evals, unroll_length=p.unroll_length,
         batch_size=p.batch_size, num_minibatches=p.num_minibatches, num_updates_per_batch=p.num_updates_per_batch,
         learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting, gae_lambda=p.gae_lambda,
         clipping_epsilon=p.clipping_epsilon, max_grad_norm=p.max_grad_norm, reward_scaling=p.reward_scaling,
-        learning_rate_schedule=p.learning_rate_schedule, desired_kl=p.desired_kl,
-        normalize_observations=True, network_factory=network_factory(cfg), seed=p.seed + 1000 * chunk,
-        deterministic_eval=True, log_training_metrics=True, progress_fn=progress, run_evals=p.run_evals and run_evals,
-        training_metrics_steps=p.num_envs * p.unroll_length * 4,
+        normalize_observations=True, deterministic_eval=True, log_training_metrics=True,
+        training_metrics_steps=p.num_envs * p.unroll_length * 4)
+    critic_ready = False
+    if warm is not None and p.critic_warmup_steps > 0:
+        warm = _critic_warmup(ppo, common, cfg, warm, run / "critic_warmup.jsonl", seed=p.seed + 1000 * chunk + 500, log=log)
+        critic_ready = True
+    make_inference, params, _ = ppo.train(
+        **common, num_timesteps=total, learning_rate_schedule=p.learning_rate_schedule, desired_kl=p.desired_kl,
+        network_factory=network_factory(cfg), seed=p.seed + 1000 * chunk,
+        progress_fn=progress, run_evals=p.run_evals and run_evals,
         save_checkpoint_path=str((run / "ckpt" / f"chunk_{chunk:03d}").absolute()),
         restore_checkpoint_path=str(restore.absolute()) if restore else None,
-        **({"restore_params": warm, "restore_value_fn": False} if warm else {}))
+        **({"restore_params": warm, "restore_value_fn": critic_ready} if warm else {}))
     _, chunks, total_steps = resume_point(run)
     seconds = time.time() - t_start
     state = {"total_steps": total_steps + offset, "chunks": chunks,
