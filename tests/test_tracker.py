@@ -464,3 +464,21 @@ def test_randomized_models(library):
     assert not np.allclose(sys_v.actuator_gainprm[0], sys_v.actuator_gainprm[1])
 
 
+
+
+def test_chunk_learning_rate_continues_where_the_run_left_it(tmp_path):
+    """brax restarts its adaptive-KL rate at ``learning_rate`` every call: a chunk continuing a run
+    starts at the run's last rate, a warm start at the export's (else brax's floor), scratch at the
+    configured rate."""
+    from motionfm.tracker.train import ADAPTIVE_KL_MIN_LR, chunk_learning_rate
+
+    p = dataclasses.replace(PRESETS["cpu"].ppo, learning_rate=1e-3, learning_rate_schedule="ADAPTIVE_KL")
+    assert chunk_learning_rate(p, tmp_path) == 1e-3  # from scratch
+    assert chunk_learning_rate(p, tmp_path, {"from": "x", "env_steps": 5}) == ADAPTIVE_KL_MIN_LR
+    assert chunk_learning_rate(p, tmp_path, {"from": "x", "learning_rate": 4e-5}) == pytest.approx(4e-5)
+    rows = [{"step": 1, "episode/learning_rate": 2e-4}, {"step": 2, "episode/learning_rate": 3e-5}, {"step": 2, "eval/x": 1.0}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert chunk_learning_rate(p, tmp_path, {"from": "x", "learning_rate": 4e-5}) == pytest.approx(3e-5)
+    (tmp_path / "log.jsonl").write_text(json.dumps({"step": 3, "episode/learning_rate": 0.5}) + "\n")
+    assert chunk_learning_rate(p, tmp_path) == 1e-3  # never above the configured rate
+    assert chunk_learning_rate(dataclasses.replace(p, learning_rate_schedule="NONE"), tmp_path) == 1e-3

@@ -24,7 +24,7 @@ import numpy as np
 
 from motionfm.data.corpus import scan_corpus
 from motionfm.motion import Motion
-from motionfm.tracker.config import TrackerConfig
+from motionfm.tracker.config import PPOConfig, TrackerConfig
 from motionfm.tracker.library import MotionLibrary
 from motionfm.tracker.policy import TrackerPolicy, policy_from_brax, save_policy
 
@@ -165,8 +165,44 @@ def _last_train_row(rows: Sequence[dict]) -> dict:
             return {"step": row["step"], "episode_length": n, "reward_per_step": row["episode/sum_reward"] / n,
                     "body_pos_err_m": row.get("episode/body_pos_err_m", float("nan")) / n,
                     "fail_rate": row.get("episode/fail", float("nan")),
-                    "sps": row.get("episode/sps", float("nan"))}
+                    "sps": row.get("episode/sps", float("nan")),
+                    **({"learning_rate": row["episode/learning_rate"]} if "episode/learning_rate" in row else {})}
     return {}
+
+
+ADAPTIVE_KL_MIN_LR = 1e-5
+"""brax's floor for the adaptive-KL rate (``learning_rate_schedule_min_lr``)."""
+
+
+def chunk_learning_rate(ppo_cfg: PPOConfig, run_dir: str | os.PathLike, init: dict | None = None) -> float:
+    """The learning rate a chunk starts at.
+
+    brax's adaptive-KL schedule starts every ``train()`` call at ``learning_rate`` with a fresh Adam
+    state and lowers it only after a minibatch whose KL came out too large; Adam's first steps move
+    every weight by about the rate. At the presets' 1e-3 the first minibatches of a chunk that
+    continued a trained policy had KL 0.2-0.9 against a target of 0.001-0.01, and a warm-started
+    shipped policy lost its world-frame tracking in them (docs/architecture.md). So, with
+    ``ADAPTIVE_KL``: a chunk that continues a run starts at the rate its log ends with; a warm start
+    (``init``, from :func:`train`) at the rate recorded with the exported policy, else at brax's
+    floor :data:`ADAPTIVE_KL_MIN_LR`, from which the schedule grows it by 1.5x per minibatch; a run
+    from scratch at ``learning_rate``. Other schedules: ``learning_rate``.
+    """
+    p = ppo_cfg
+    if p.learning_rate_schedule != "ADAPTIVE_KL":
+        return p.learning_rate
+    log_path = Path(run_dir) / "log.jsonl"
+    last = None
+    if log_path.is_file():
+        for line in reversed(log_path.read_text().splitlines()):
+            row = json.loads(line) if line.strip() else {}
+            if "episode/learning_rate" in row:
+                last = float(row["episode/learning_rate"])
+                break
+    if last is None and init is not None:
+        last = float(init.get("learning_rate", ADAPTIVE_KL_MIN_LR))
+    if last is None or not np.isfinite(last):
+        return p.learning_rate
+    return float(np.clip(last, ADAPTIVE_KL_MIN_LR, p.learning_rate))
 
 
 def network_factory(cfg: TrackerConfig) -> Callable:
@@ -324,7 +360,9 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
     if init is None and init_policy is not None:
         t = init_policy.metadata.get("training", {})
         init = {"from": str(init_from or "policy"), "env_steps": int(t.get("env_steps", 0)),
-                "train_seconds": float(t.get("train_seconds", 0.0))}
+                "train_seconds": float(t.get("train_seconds", 0.0)),
+                **({"learning_rate": float(t["final_train"]["learning_rate"])}
+                   if "learning_rate" in t.get("final_train", {}) else {})}
     env = make_env(motions if isinstance(motions, MotionLibrary) else list(motions), cfg.env)
     p = cfg.ppo
     rows: list[dict] = []
@@ -381,8 +419,12 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
     if warm is not None and p.critic_warmup_steps > 0:
         warm = _critic_warmup(ppo, common, cfg, warm, run / "critic_warmup.jsonl", seed=p.seed + 1000 * chunk + 500, log=log)
         critic_ready = True
+    lr0 = chunk_learning_rate(p, run, init)
+    if lr0 != p.learning_rate:
+        log(f"  adaptive-KL learning rate starts at {lr0:.2e}")
     make_inference, params, _ = ppo.train(
-        **common, num_timesteps=total, learning_rate_schedule=p.learning_rate_schedule, desired_kl=p.desired_kl,
+        **{**common, "learning_rate": lr0}, num_timesteps=total, learning_rate_schedule=p.learning_rate_schedule,
+        desired_kl=p.desired_kl,
         network_factory=network_factory(cfg), seed=p.seed + 1000 * chunk,
         progress_fn=progress, run_evals=p.run_evals and run_evals,
         save_checkpoint_path=str((run / "ckpt" / f"chunk_{chunk:03d}").absolute()),
