@@ -46,8 +46,9 @@
 # held-out walks, deeper obstacle entries in the loop; not shipped, docs/architecture.md).
 # --config training/tracker_cpu_polish.json is that preset at desired_kl 0.001 (a quarter of the learning rate; tried
 # from the feet run's 463.5 M checkpoint for 4 chunks: closer tracking, success 94-96 %; not shipped, docs/architecture.md).
-# --config training/tracker_cpu_wide_polish.json is the wide preset at desired_kl 0.001, for continuing the shipped
-# policy itself at a quarter of the rate (a new run folder starts from checkpoints/tracker; docs/architecture.md).
+# --config training/tracker_cpu_wide_polish.json is the wide preset at desired_kl 0.001, tried on the shipped policy
+# itself by a warm start (a new run folder starts from checkpoints/tracker): after 8 M steps world-frame tracking was
+# lost (held-out mpbpe 10.2 cm, success 94.3 %), even with the critic warm-up and chunk learning rate; docs/architecture.md.
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's

@@ -158,7 +158,8 @@ def _logged_seconds(run: Path) -> float:
 
 
 def _last_train_row(rows: Sequence[dict]) -> dict:
-    """Episode statistics of the last training-metrics row: per-step reward, length, body error."""
+    """Episode statistics of the last training-metrics row: per-step reward, length, body error, and
+    the adaptive learning rate and mean action-noise std it ended at (what a warm start needs to know)."""
     for row in reversed(rows):
         if "episode/length" in row:
             n = max(row["episode/length"], 1.0)
@@ -166,7 +167,8 @@ def _last_train_row(rows: Sequence[dict]) -> dict:
                     "body_pos_err_m": row.get("episode/body_pos_err_m", float("nan")) / n,
                     "fail_rate": row.get("episode/fail", float("nan")),
                     "sps": row.get("episode/sps", float("nan")),
-                    **({"learning_rate": row["episode/learning_rate"]} if "episode/learning_rate" in row else {})}
+                    **({"learning_rate": row["episode/learning_rate"]} if "episode/learning_rate" in row else {}),
+                    **({"action_std": row["episode/policy_dist_mean_std"]} if "episode/policy_dist_mean_std" in row else {})}
     return {}
 
 
