@@ -464,8 +464,6 @@ def test_randomized_models(library):
     assert not np.allclose(sys_v.actuator_gainprm[0], sys_v.actuator_gainprm[1])
 
 
-
-
 def test_chunk_learning_rate_continues_where_the_run_left_it(tmp_path):
     """brax restarts its adaptive-KL rate at ``learning_rate`` every call: a chunk continuing a run
     starts at the run's last rate, a warm start at the export's (else brax's floor), scratch at the

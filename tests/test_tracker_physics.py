@@ -248,7 +248,7 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
 @pytest.mark.slow
 def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, monkeypatch):
     """A warm start from an export (no critic) first fits a critic with the actor's parameters held
-    fixed, then trains both from there: the chunk starts from the warmed-up critic, not a random one."""
+    fixed and hands it to the chunk; the export records what the next warm start needs."""
     from motionfm.tracker import train as T
     from motionfm.tracker.policy import policy_from_brax
 
@@ -278,3 +278,5 @@ def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, 
     assert int(seen["in"][0].count.lo) == 5_000_000 and int(seen["out"][0].count.lo) > 5_000_000
     np.testing.assert_allclose(policy_from_brax(seen["out"], cfg).obs_mean, first.obs_mean, atol=1e-3 * first.obs_std.max())
     assert rows and all(np.isfinite(w).all() for w, _ in policy.weights)
+    final = policy.metadata["training"]["final_train"]
+    assert final["learning_rate"] > 0 and final["action_std"] > 0

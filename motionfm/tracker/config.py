@@ -195,7 +195,8 @@ class PPOConfig:
     run_evals: bool = True  # brax's deterministic eval rollouts at each checkpoint (slow to compile on CPU)
     # A warm start (an exported policy, no critic) first trains its fresh critic for this many env
     # steps with the actor held fixed: PPO on a random critic's advantages wore the shipped policy
-    # down (held-out mpbpe 6.65 -> 11.8 cm in 8 M steps, docs/architecture.md). 0: no warm-up.
+    # down (8 M steps from it: held-out success 90.1 % without, 92.2 % with; 95.2 % before;
+    # docs/architecture.md). 0: no warm-up.
     critic_warmup_steps: int = 4_000_000
     seed: int = 0
 
