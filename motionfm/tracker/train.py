@@ -157,6 +157,19 @@ def _logged_seconds(run: Path) -> float:
     return float(sum(walls.values()))
 
 
+def _append_row(path: Path, row: dict, metrics: dict) -> dict:
+    """``row`` with brax's scalar ``metrics`` added as floats, appended as one line to the JSON-lines
+    file ``path``; returns the row."""
+    for k, v in metrics.items():
+        try:
+            row[k] = float(np.asarray(v))
+        except (TypeError, ValueError):
+            pass
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    return row
+
+
 def _last_train_row(rows: Sequence[dict]) -> dict:
     """Episode statistics of the last training-metrics row (per-step reward, length, body error),
     and the adaptive learning rate and mean action-noise std the chunk ended at (what a warm start
@@ -176,7 +189,7 @@ def _last_train_row(rows: Sequence[dict]) -> dict:
 
 
 ADAPTIVE_KL_MIN_LR = 1e-5
-"""brax's floor for the adaptive-KL rate (``learning_rate_schedule_min_lr``)."""
+"""Floor of the adaptive-KL rate, passed to brax as ``learning_rate_schedule_min_lr`` (its default)."""
 
 
 def chunk_learning_rate(ppo_cfg: PPOConfig, run_dir: str | os.PathLike, init: dict | None = None) -> float:
@@ -309,9 +322,7 @@ def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_
     last = [0.0]
 
     def progress(step: int, metrics: dict) -> None:
-        row = {"step": int(step), **{k: float(np.asarray(v)) for k, v in metrics.items() if np.size(v) == 1}}
-        with open(log_path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        row = _append_row(log_path, {"step": int(step)}, metrics)
         if time.time() - last[0] > 30 and "episode/v_loss" in row:
             last[0] = time.time()
             log(f"  critic warm-up step {step:>9d}  value loss {row['episode/v_loss']:8.2f}")
@@ -390,15 +401,9 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
     last_print = [0.0]
 
     def progress(step: int, metrics: dict) -> None:
-        row = {"step": steps_before + int(step), "chunk": chunk, "wall_s": round(time.time() - t_start, 1)}
-        for k, v in metrics.items():
-            try:
-                row[k] = float(np.asarray(v))
-            except (TypeError, ValueError):
-                pass
+        row = _append_row(run / "log.jsonl", {"step": steps_before + int(step), "chunk": chunk,
+                                              "wall_s": round(time.time() - t_start, 1)}, metrics)
         rows.append(row)
-        with open(run / "log.jsonl", "a") as fh:
-            fh.write(json.dumps(row) + "\n")
         if "eval/episode_reward" in row:
             n = max(row.get("eval/avg_episode_length", 1.0), 1.0)
             log(f"  step {row['step']:>10d}  EVAL reward/step {row['eval/episode_reward'] / n:6.3f}  ep len {n:6.1f}  "
@@ -420,7 +425,7 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         learning_rate=p.learning_rate, entropy_cost=p.entropy_cost, discounting=p.discounting, gae_lambda=p.gae_lambda,
         clipping_epsilon=p.clipping_epsilon, max_grad_norm=p.max_grad_norm, reward_scaling=p.reward_scaling,
         normalize_observations=True, deterministic_eval=True, log_training_metrics=True,
-        training_metrics_steps=p.num_envs * p.unroll_length * 4)
+        training_metrics_steps=p.num_envs * p.unroll_length * 4, learning_rate_schedule_min_lr=ADAPTIVE_KL_MIN_LR)
     critic_ready = False
     if warm is not None and p.critic_warmup_steps > 0:
         warm = _critic_warmup(ppo, common, cfg, warm, run / "critic_warmup.jsonl", seed=p.seed + 1000 * chunk + 500, log=log)
