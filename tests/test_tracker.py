@@ -216,7 +216,10 @@ def _brax_params(obs_size: int, hidden=(32, 32), seed=0):
     rng = np.random.default_rng(seed)
     norm = running_statistics.init_state({k: specs.Array(v, jnp.float32) for k, v in sizes.items()})
     norm = running_statistics.update(norm, {k: jnp.asarray(rng.normal(1.0, 2.0, (64,) + v), jnp.float32) for k, v in sizes.items()})
-    params = (norm, nets.policy_network.init(jax.random.PRNGKey(seed)), nets.value_network.init(jax.random.PRNGKey(seed + 1)))
+    pol = nets.policy_network.init(jax.random.PRNGKey(seed))
+    # per-joint noise as a trained run leaves it (init: one value for every joint)
+    pol["params"]["std_logparam"]["log_value"] = jnp.asarray(rng.normal(-1.0, 0.3, 29), jnp.float32)
+    params = (norm, pol, nets.value_network.init(jax.random.PRNGKey(seed + 1)))
     return cfg, nets, params
 
 
@@ -233,6 +236,7 @@ def test_numpy_policy_matches_jax_policy(tmp_path):
     save_policy(tmp_path / "ckpt", pol)
     back = load_policy(tmp_path / "ckpt")
     np.testing.assert_allclose(back.act(obs), expected, atol=1e-4)
+    np.testing.assert_array_equal(back.action_log_std, np.asarray(params[1]["params"]["std_logparam"]["log_value"]))
     assert back.metadata["note"] == "test" and back.config == cfg
     assert (tmp_path / "ckpt" / "state").is_dir()  # orbax copy beside the npz
 
@@ -255,6 +259,10 @@ def test_warm_start_params_rebuild_the_exported_policy():
     np.testing.assert_allclose(out, pol.act(obs), atol=1e-4)
     np.testing.assert_allclose(np.asarray(warm[0].std["privileged_state"][:n]), pol.obs_std)
     assert warm[2] is None  # the critic starts fresh
+    np.testing.assert_array_equal(np.asarray(warm[1]["params"]["std_logparam"]["log_value"]), pol.action_log_std)
+    old = dataclasses.replace(pol, action_log_std=None)  # exported before the noise was kept
+    np.testing.assert_allclose(np.asarray(warm_start_params(old, cfg, sizes)[1]["params"]["std_logparam"]["log_value"]),
+                               np.full(29, np.log(cfg.ppo.init_noise_std)), rtol=1e-6)
     small = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, policy_hidden=(16, 16)))
     with pytest.raises(ValueError, match="hidden layers"):
         warm_start_params(pol, small, sizes)
@@ -369,7 +377,8 @@ def test_average_of_one_runs_exports(tmp_path, capsys):
     for i in range(3):
         w = tuple((rng.normal(size=a.shape).astype(np.float32), rng.normal(size=b.shape).astype(np.float32)) for a, b in zero.weights)
         pol = dataclasses.replace(zero, obs_mean=rng.normal(size=zero.obs_mean.shape).astype(np.float32), weights=w,
-                                  metadata={"held_out": ["a", "b"], "training": {"env_steps": 1000 * (i + 1)}})
+                                  metadata={"held_out": ["a", "b"], "training": {"env_steps": 1000 * (i + 1)}},
+                                  action_log_std=rng.normal(-1.0, 0.3, 29).astype(np.float32))
         folders.append(str(save_policy(tmp_path / f"p{i}", pol)))
     pols = [load_policy(f) for f in folders]
     assert main(["average", *folders, "--out", str(tmp_path / "avg")]) == 0
@@ -377,6 +386,8 @@ def test_average_of_one_runs_exports(tmp_path, capsys):
     avg = load_policy(tmp_path / "avg")
     np.testing.assert_allclose(avg.weights[0][0], np.mean([p.weights[0][0] for p in pols], 0), atol=1e-6)
     np.testing.assert_allclose(avg.obs_mean, np.mean([p.obs_mean for p in pols], 0), atol=1e-6)
+    np.testing.assert_allclose(avg.action_log_std, np.mean([p.action_log_std for p in pols], 0), atol=1e-6)
+    assert average_policies([pols[0], dataclasses.replace(pols[1], action_log_std=None)]).action_log_std is None
     assert [a["env_steps"] for a in avg.metadata["averaged_from"]] == [1000, 2000, 3000]
     assert avg.metadata["training"]["env_steps"] == 3000 and avg.config == CFG
     other = dataclasses.replace(pols[0], metadata={**pols[0].metadata, "held_out": ["c"]})

@@ -38,6 +38,8 @@ class TrackerPolicy:
         obs_mean, obs_std: ``(D,)`` normaliser of the actor observation.
         weights: ``[(W_i (in, out), b_i (out,))]``: hidden layers then the action-mean layer.
         metadata: the checkpoint's ``metadata.json``.
+        action_log_std: ``(29,)`` log of the training policy's per-joint action noise, or None
+            (exported before it was kept). Deployment ignores it; a warm start continues with it.
     """
 
     config: TrackerConfig
@@ -45,6 +47,7 @@ class TrackerPolicy:
     obs_std: np.ndarray
     weights: tuple[tuple[np.ndarray, np.ndarray], ...]
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    action_log_std: np.ndarray | None = None
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action ``(..., 29)`` for observations ``(..., D)`` (float32 math)."""
@@ -73,7 +76,9 @@ def policy_from_brax(params: tuple, config: TrackerConfig, metadata: dict[str, A
     layers = [mlp[f"hidden_{i}"] for i in range(len(mlp))]
     layers.append(p["Dense_0"])
     weights = tuple((np.asarray(layer["kernel"], np.float32), np.asarray(layer["bias"], np.float32)) for layer in layers)
-    return TrackerPolicy(config, mean, std, weights, dict(metadata or {}))
+    log_std = p.get("std_logparam", {}).get("log_value")
+    return TrackerPolicy(config, mean, std, weights, dict(metadata or {}),
+                         None if log_std is None else np.asarray(log_std, np.float32))
 
 
 def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
@@ -86,7 +91,8 @@ def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
     basin): the mean of independently trained networks is not a policy.
 
     Returns the last policy's config and metadata, with ``metadata["averaged_from"]`` listing each
-    input's ``env_steps``.
+    input's ``env_steps``; the action noise is the mean of the inputs' log std (None unless all
+    keep it).
 
     Raises:
         ValueError: no policies, or policies whose shapes or held-out clips differ.
@@ -105,15 +111,18 @@ def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
     weights = tuple((mean([p.weights[i][0] for p in policies]), mean([p.weights[i][1] for p in policies]))
                     for i in range(len(last.weights)))
     steps = [int(p.metadata.get("training", {}).get("env_steps", -1)) for p in policies]
+    log_stds = [p.action_log_std for p in policies]
     return TrackerPolicy(last.config, mean([p.obs_mean for p in policies]), mean([p.obs_std for p in policies]), weights,
-                         {**last.metadata, "averaged_from": [{"env_steps": s} for s in steps]})
+                         {**last.metadata, "averaged_from": [{"env_steps": s} for s in steps]},
+                         None if any(x is None for x in log_stds) else mean(log_stds))
 
 
 def save_policy(path: str | os.PathLike, policy: TrackerPolicy) -> Path:
     """Write a checkpoint folder (replaced atomically): metadata.json, state/ (orbax), policy.npz."""
     arrays = {"obs_mean": policy.obs_mean, "obs_std": policy.obs_std,
               **{f"w{i}": w for i, (w, _) in enumerate(policy.weights)},
-              **{f"b{i}": b for i, (_, b) in enumerate(policy.weights)}}
+              **{f"b{i}": b for i, (_, b) in enumerate(policy.weights)},
+              **({} if policy.action_log_std is None else {"action_log_std": policy.action_log_std})}
     meta = {**policy.metadata, "config": policy.config.to_dict(), "num_params": policy.num_params}
     return save_checkpoint(path, arrays, meta, SCHEMA, SCHEMA_VERSION,
                            extra=lambda folder: np.savez(folder / "policy.npz", num_layers=len(policy.weights), **arrays))
@@ -137,7 +146,8 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
         config["env"] = {"actuation": "model", "backend": "mjx", "integrator": "euler", "obs_lin_vel": False, **config.get("env", {})}
         config["ppo"] = {"obs_clip": None, **config.get("ppo", {})}
     return TrackerPolicy(TrackerConfig.from_dict(config), z["obs_mean"].astype(np.float32),
-                         z["obs_std"].astype(np.float32), weights, meta)
+                         z["obs_std"].astype(np.float32), weights, meta,
+                         z["action_log_std"].astype(np.float32) if "action_log_std" in z else None)
 
 
 def inference_latency_ms(policy: TrackerPolicy, repeats: int = 2000) -> float:

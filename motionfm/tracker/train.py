@@ -254,9 +254,10 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
                       count: int = 2_000_000, seed: int = 0) -> tuple:
     """Brax PPO ``(normalizer, policy params, None)`` that start training from an exported policy.
 
-    An export keeps what deployment needs (actor normaliser and MLP), not the critic, its
-    normaliser or the action noise: the critic starts fresh (``restore_value_fn=False``), the
-    noise at ``cfg.ppo.init_noise_std``, and the critic's normaliser reuses the actor's statistics
+    An export keeps what deployment needs (actor normaliser and MLP) and the per-joint action
+    noise (``policy.action_log_std``), not the critic or its normaliser: the critic starts fresh
+    (``restore_value_fn=False``), the noise where the run left it (an export made before the noise
+    was kept: at ``cfg.ppo.init_noise_std``), and the critic's normaliser reuses the actor's statistics
     on the clean actor observation it starts with (unit statistics on the privileged extras).
     ``count`` is the number of samples the statistics are taken to summarise: later batches move
     them at ``batch / count``, as if training had gone on. :func:`train` passes the env steps the
@@ -268,7 +269,6 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
     """
     import jax
     import jax.numpy as jnp
-    from brax.training import types as btypes
     from brax.training.acme import running_statistics
 
     na = observation_size["state"][0]
@@ -285,27 +285,44 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
         if layer["kernel"].shape != w.shape:
             raise ValueError(f"warm start: layer shape {w.shape} != {layer['kernel'].shape}")
         layer["kernel"], layer["bias"] = jnp.asarray(w), jnp.asarray(b)
+    if policy.action_log_std is not None:
+        # PPO's objective is the return under the noise: continued under another, the policy is
+        # trained for a different one (docs/architecture.md, "Warm starts").
+        if p["std_logparam"]["log_value"].shape != policy.action_log_std.shape:
+            raise ValueError(f"warm start: action noise of shape {policy.action_log_std.shape} != "
+                             f"{p['std_logparam']['log_value'].shape}")
+        p["std_logparam"]["log_value"] = jnp.asarray(policy.action_log_std)
     npriv = observation_size["privileged_state"][0]
     mean = {"state": policy.obs_mean, "privileged_state": np.concatenate([policy.obs_mean, np.zeros(npriv - na, np.float32)])}
     std = {"state": policy.obs_std, "privileged_state": np.concatenate([policy.obs_std, np.ones(npriv - na, np.float32)])}
-    norm = running_statistics.RunningStatisticsState(
-        count=btypes.UInt64(hi=0, lo=count), mean={k: jnp.asarray(v) for k, v in mean.items()},
-        std={k: jnp.asarray(v) for k, v in std.items()},
-        summed_variance={k: jnp.asarray(v.astype(np.float32) ** 2 * count) for k, v in std.items()})
-    return norm, {"params": p}, None
+    return _statistics(mean, std, count), {"params": p}, None
 
 
-def frozen_actor(factory: Callable) -> Callable:
+def _statistics(mean: dict, std: dict, count: int) -> Any:
+    """brax's running observation statistics that summarise ``count`` samples of these moments."""
+    import jax.numpy as jnp
+    from brax.training import types as btypes
+    from brax.training.acme import running_statistics
+
+    return running_statistics.RunningStatisticsState(
+        count=btypes.UInt64(hi=0, lo=int(count)), mean={k: jnp.asarray(v, jnp.float32) for k, v in mean.items()},
+        std={k: jnp.asarray(v, jnp.float32) for k, v in std.items()},
+        summed_variance={k: jnp.asarray(np.asarray(v, np.float32) ** 2 * count) for k, v in std.items()})
+
+
+def frozen_actor(factory: Callable, normalizer: Any = None) -> Callable:
     """A brax PPO network factory like ``factory`` whose actor parameters sit behind
-    ``stop_gradient``: PPO's losses then move only the critic (and the observation statistics)."""
+    ``stop_gradient``: PPO's losses then move only the critic (and the observation statistics).
+    With ``normalizer`` (brax statistics), the actor normalises its inputs with those, not with the
+    running statistics that training updates: it acts exactly as the policy it holds."""
     import jax
 
     def make(*args, **kw):
         nets = factory(*args, **kw)
         apply = nets.policy_network.apply
 
-        def held(normalizer, params, *rest, **kwargs):
-            return apply(normalizer, jax.lax.stop_gradient(params), *rest, **kwargs)
+        def held(running, params, *rest, **kwargs):
+            return apply(running if normalizer is None else normalizer, jax.lax.stop_gradient(params), *rest, **kwargs)
 
         return nets.replace(policy_network=dataclasses.replace(nets.policy_network, apply=held))
     return make
@@ -316,8 +333,17 @@ def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_
     """Train a warm start's fresh critic for ``cfg.ppo.critic_warmup_steps`` env steps with the
     actor held fixed (:func:`frozen_actor`, constant learning rate); returns brax's
     ``(normalizer, policy, value)`` for the chunk to start from. Not checkpointed: a run stopped
-    here repeats the warm-up (minutes)."""
+    here repeats the warm-up (~30 min at the default 12 M steps).
+
+    The critic's input statistics are measured here, on the warm-up's own samples: the actor acts
+    with its export's statistics throughout, while the running statistics start from one sample.
+    The chunk then gets the export's statistics for the actor and the measured ones for the
+    critic, weighted as ``warm``'s (many samples: they stay put). Before, the critic's privileged
+    extras (body positions in the anchor frame, root height; centimetres of spread) kept unit
+    statistics for the whole chunk."""
     p = cfg.ppo
+    held = warm[0]
+    one = _statistics({k: np.asarray(v) for k, v in held.mean.items()}, {k: np.asarray(v) for k, v in held.std.items()}, 1)
     log(f"  critic warm-up: {p.critic_warmup_steps} env steps with the actor held fixed")
     last = [0.0]
 
@@ -328,9 +354,12 @@ def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_
             log(f"  critic warm-up step {step:>9d}  value loss {row['episode/v_loss']:8.2f}")
 
     _, params, _ = ppo.train(**common, num_timesteps=p.critic_warmup_steps, learning_rate_schedule=None,
-                             network_factory=frozen_actor(network_factory(cfg)), seed=seed, progress_fn=progress,
-                             run_evals=False, restore_params=warm, restore_value_fn=False)
-    return params
+                             network_factory=frozen_actor(network_factory(cfg), held), seed=seed, progress_fn=progress,
+                             run_evals=False, restore_params=(one, *warm[1:]), restore_value_fn=False)
+    measured = params[0]
+    mean = {"state": np.asarray(held.mean["state"]), "privileged_state": np.asarray(measured.mean["privileged_state"])}
+    std = {"state": np.asarray(held.std["state"]), "privileged_state": np.asarray(measured.std["privileged_state"])}
+    return (_statistics(mean, std, int(held.count.lo)), *params[1:])
 
 
 def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_dir: str | os.PathLike, *,
