@@ -46,9 +46,11 @@
 # held-out walks, deeper obstacle entries in the loop; not shipped, docs/architecture.md).
 # --config training/tracker_cpu_polish.json is that preset at desired_kl 0.001 (a quarter of the learning rate; tried
 # from the feet run's 463.5 M checkpoint for 4 chunks: closer tracking, success 94-96 %; not shipped, docs/architecture.md).
-# --config training/tracker_cpu_wide_polish.json is the wide preset at desired_kl 0.001, tried on the shipped policy
-# itself by a warm start (a new run folder starts from checkpoints/tracker): after 8 M steps world-frame tracking was
-# lost (held-out mpbpe 10.2 cm, success 94.3 %), even with the critic warm-up and chunk learning rate; docs/architecture.md.
+# --config training/tracker_cpu_wide_polish.json is the wide preset at desired_kl 0.001 and the shipped run's action
+# noise (~0.45; its export predates kept noise), for a warm start from the shipped policy (a new run folder starts from
+# checkpoints/tracker, 12 M critic warm-up steps first): held-out within 5 cm 47 % before, 34 % after 8 M steps, 38 %
+# after 16 M (mpbpe 6.7 -> 8.3 -> 7.8 cm, success 95.2 -> 94.5 -> 94.3 %); at noise 0.3 and a 4 M warm-up: 5 % (10.2 cm).
+# docs/architecture.md, "Warm starts".
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
