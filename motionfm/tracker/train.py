@@ -258,7 +258,8 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
     noise (``policy.action_log_std``), not the critic or its normaliser: the critic starts fresh
     (``restore_value_fn=False``), the noise where the run left it (an export made before the noise
     was kept: at ``cfg.ppo.init_noise_std``), and the critic's normaliser reuses the actor's statistics
-    on the clean actor observation it starts with (unit statistics on the privileged extras).
+    on the clean actor observation it starts with (unit statistics on the privileged extras, until
+    :func:`_critic_warmup` measures the critic's).
     ``count`` is the number of samples the statistics are taken to summarise: later batches move
     them at ``batch / count``, as if training had gone on. :func:`train` passes the env steps the
     policy was trained on, so the actor's inputs stay as they were (the privileged extras then keep
