@@ -48,8 +48,9 @@
 # from the feet run's 463.5 M checkpoint for 4 chunks: closer tracking, success 94-96 %; not shipped, docs/architecture.md).
 # --config training/tracker_cpu_wide_polish.json is the wide preset at desired_kl 0.001 and the shipped run's action
 # noise (~0.45; its export predates kept noise), for a warm start from the shipped policy (a new run folder starts from
-# checkpoints/tracker, 12 M critic warm-up steps first): held-out within 5 cm 47 % before, 34 % after 8 M steps, 38 %
-# after 16 M (mpbpe 6.7 -> 8.3 -> 7.8 cm, success 95.2 -> 94.5 -> 94.3 %); at noise 0.3 and a 4 M warm-up: 5 % (10.2 cm).
+# checkpoints/tracker, 12 M critic warm-up steps first): held-out within 5 cm 47 % before, 34 / 38 / 32 % after
+# 8 / 16 / 24 M steps (mpbpe 6.7 -> 8.3 / 7.8 / 8.0 cm, success 95.2 -> 94.5 / 94.3 / 93.7 %); at noise 0.3 and a 4 M
+# warm-up: 5 % (10.2 cm).
 # docs/architecture.md, "Warm starts".
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
