@@ -344,7 +344,7 @@ def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_
     statistics for the whole chunk."""
     p = cfg.ppo
     held = warm[0]
-    one = _statistics({k: np.asarray(v) for k, v in held.mean.items()}, {k: np.asarray(v) for k, v in held.std.items()}, 1)
+    one = _statistics(held.mean, held.std, 1)
     log(f"  critic warm-up: {p.critic_warmup_steps} env steps with the actor held fixed")
     last = [0.0]
 
@@ -358,8 +358,8 @@ def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_
                              network_factory=frozen_actor(network_factory(cfg), held), seed=seed, progress_fn=progress,
                              run_evals=False, restore_params=(one, *warm[1:]), restore_value_fn=False)
     measured = params[0]
-    mean = {"state": np.asarray(held.mean["state"]), "privileged_state": np.asarray(measured.mean["privileged_state"])}
-    std = {"state": np.asarray(held.std["state"]), "privileged_state": np.asarray(measured.std["privileged_state"])}
+    mean = {"state": held.mean["state"], "privileged_state": measured.mean["privileged_state"]}
+    std = {"state": held.std["state"], "privileged_state": measured.std["privileged_state"]}
     return (_statistics(mean, std, int(held.count.lo)), *params[1:])
 
 
