@@ -45,7 +45,9 @@
 # --config training/tracker_cpu_feet.json adds the world-frame feet-position reward (tried from 429.8 M: closer on
 # held-out walks, deeper obstacle entries in the loop; not shipped, docs/architecture.md).
 # --config training/tracker_cpu_polish.json is that preset at desired_kl 0.001 (a quarter of the learning rate; tried
-# from the feet run's 463.5 M checkpoint for 4 chunks: closer tracking, success 94-96 %; not shipped, docs/architecture.md).
+# from the feet run's 463.5 M checkpoint for 4 chunks: closer tracking, success 94-96 %; not shipped, docs/architecture.md);
+# its noise 0.45 matters only to a warm start: from checkpoints/tracker, 8 / 16 / 24 M steps held out within 5 cm
+# 44.6 / 44.6 / 45.1 % (mpbpe 7.5 / 7.6 / 7.3 cm, success 94.9 / 93.5 / 94.7 %), walks' world-frame tracking still lost.
 # --config training/tracker_cpu_wide_polish.json is the wide preset at desired_kl 0.001 and the shipped run's action
 # noise (~0.45; its export predates kept noise), for a warm start from the shipped policy (a new run folder starts from
 # checkpoints/tracker, 12 M critic warm-up steps first): held-out within 5 cm 47 % before, 34 / 38 / 32 % after
