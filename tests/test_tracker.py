@@ -223,6 +223,30 @@ def _brax_params(obs_size: int, hidden=(32, 32), seed=0):
     return cfg, nets, params
 
 
+def test_value_output_scale_scales_the_critic_only():
+    """``value_output_scale`` multiplies the critic's output (its own learning rate under brax's
+    one Adam), leaves the actor as it is, and must be positive."""
+    from brax.training.acme import running_statistics
+
+    from motionfm.tracker.train import network_factory
+
+    n = O.actor_obs_size(len(CFG.env.future_frames))
+    cfg, nets, params = _brax_params(n)
+    scaled = network_factory(dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, value_output_scale=25.0)))(
+        {"state": (n,), "privileged_state": (n + 10,)}, 29,
+        preprocess_observations_fn=running_statistics.normalize)
+    rng = np.random.default_rng(2)
+    obs = {"state": jnp.asarray(rng.normal(0, 3, (8, n)), jnp.float32),
+           "privileged_state": jnp.asarray(rng.normal(0, 3, (8, n + 10)), jnp.float32)}
+    v1, v25 = (np.asarray(m.value_network.apply(params[0], params[2], obs)) for m in (nets, scaled))
+    assert np.abs(v1).max() > 1e-3
+    np.testing.assert_allclose(v25, 25.0 * v1, rtol=1e-5, atol=1e-6)
+    a1, a25 = (np.asarray(m.policy_network.apply(params[0], params[1], obs)) for m in (nets, scaled))
+    np.testing.assert_array_equal(a1, a25)
+    with pytest.raises(ValueError, match="value_output_scale"):
+        network_factory(dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, value_output_scale=0.0)))
+
+
 def test_numpy_policy_matches_jax_policy(tmp_path):
     from brax.training.agents.ppo import networks as ppo_networks
 

@@ -252,7 +252,8 @@ def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, 
     from motionfm.tracker import train as T
     from motionfm.tracker.policy import policy_from_brax
 
-    cfg = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, critic_warmup_steps=80))
+    # the critic's output scaled as well (its own rate, PPOConfig.value_output_scale): trains through brax alike
+    cfg = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, critic_warmup_steps=80, value_output_scale=4.0))
     first, _ = T.train(CFG, [stand_motion(), walk], tmp_path / "a", num_timesteps=80, run_evals=False, log=lambda _: None)
     first.metadata["training"]["env_steps"] = 5_000_000  # as if trained longer: its statistics weigh that much
     seen = {}

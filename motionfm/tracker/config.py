@@ -200,6 +200,13 @@ class PPOConfig:
     # measured and the noise at the run's: within 5 cm 5 % -> 34 % after the chunk (47 % before;
     # docs/architecture.md, "Warm starts"). 0: no warm-up.
     critic_warmup_steps: int = 12_000_000
+    # The critic outputs this times its MLP. brax trains actor and critic with one Adam and one
+    # rate, and Adam's step does not depend on the gradient's scale, so the value function moves
+    # this many times as fast per step as at 1 (to first order): the critic's own learning rate.
+    # At desired_kl 0.001 the adaptive rate sits near 4e-5 and a warm start's critic barely moved
+    # (value loss ~100 all chunk); the warm-up runs at learning_rate / value_output_scale, so its
+    # effective rate stays learning_rate. Fixed for the life of a run (its critic is stored unscaled).
+    value_output_scale: float = 1.0
     seed: int = 0
 
 

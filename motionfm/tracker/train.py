@@ -239,14 +239,23 @@ def network_factory(cfg: TrackerConfig) -> Callable:
         ppo_networks.make_ppo_networks, policy_hidden_layer_sizes=cfg.ppo.policy_hidden,
         value_hidden_layer_sizes=cfg.ppo.value_hidden, policy_obs_key="state", value_obs_key="privileged_state",
         distribution_type="normal", noise_std_type="log", init_noise_std=cfg.ppo.init_noise_std)
-    if cfg.ppo.obs_clip is None:
+    scale = float(cfg.ppo.value_output_scale)
+    if not scale > 0:
+        raise ValueError(f"ppo.value_output_scale must be > 0, got {scale}")
+    if cfg.ppo.obs_clip is None and scale == 1.0:
         return make
 
     def factory(observation_size, action_size, preprocess_observations_fn=None, **kw):
-        if preprocess_observations_fn is running_statistics.normalize:
+        if preprocess_observations_fn is running_statistics.normalize and cfg.ppo.obs_clip is not None:
             preprocess_observations_fn = functools.partial(running_statistics.normalize, max_abs_value=cfg.ppo.obs_clip)
-        return make(observation_size, action_size, **({"preprocess_observations_fn": preprocess_observations_fn}
+        nets = make(observation_size, action_size, **({"preprocess_observations_fn": preprocess_observations_fn}
                                                       if preprocess_observations_fn is not None else {}), **kw)
+        if scale == 1.0:
+            return nets
+        value_apply = nets.value_network.apply
+        # the critic's own learning rate under brax's single Adam (PPOConfig.value_output_scale)
+        scaled = dataclasses.replace(nets.value_network, apply=lambda *a, **k: scale * value_apply(*a, **k))
+        return nets.replace(value_network=scaled)
     return factory
 
 
@@ -354,6 +363,8 @@ def _critic_warmup(ppo: Any, common: dict, cfg: TrackerConfig, warm: tuple, log_
             last[0] = time.time()
             log(f"  critic warm-up step {step:>9d}  value loss {row['episode/v_loss']:8.2f}")
 
+    # the warm-up's effective rate is learning_rate whatever the critic's output scale
+    common = {**common, "learning_rate": p.learning_rate / p.value_output_scale}
     _, params, _ = ppo.train(**common, num_timesteps=p.critic_warmup_steps, learning_rate_schedule=None,
                              network_factory=frozen_actor(network_factory(cfg), held), seed=seed, progress_fn=progress,
                              run_evals=False, restore_params=(one, *warm[1:]), restore_value_fn=False)
