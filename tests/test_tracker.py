@@ -22,7 +22,7 @@ from motionfm.robot import load_g1
 from motionfm.tracker import obs as O
 from motionfm.tracker.config import END_EFFECTORS, PRESETS, REWARD_TERMS, TRACKED_BODIES, RewardConfig, TrackerConfig
 from motionfm.tracker.library import MotionLibrary, bin_weights, sample_start
-from motionfm.tracker.policy import TrackerPolicy, average_policies, load_policy, policy_from_brax, save_policy
+from motionfm.tracker.policy import Critic, TrackerPolicy, average_policies, load_policy, policy_from_brax, save_policy
 from motionfm.tracker.rollout import load_rollout, rollout_metrics, save_rollout, track
 
 CFG = PRESETS["test"]
@@ -263,14 +263,30 @@ def test_numpy_policy_matches_jax_policy(tmp_path):
     np.testing.assert_array_equal(back.action_log_std, np.asarray(params[1]["params"]["std_logparam"]["log_value"]))
     assert back.metadata["note"] == "test" and back.config == cfg
     assert (tmp_path / "ckpt" / "state").is_dir()  # orbax copy beside the npz
+    # the critic travels beside the deployable actor, in its own file
+    v = params[2]["params"]
+    assert len(back.critic.weights) == len(v) == len(cfg.ppo.value_hidden) + 1 and back.metadata["critic"] is True
+    for (w, b), i in zip(back.critic.weights, range(len(v))):
+        np.testing.assert_array_equal(w, np.asarray(v[f"hidden_{i}"]["kernel"]))
+        np.testing.assert_array_equal(b, np.asarray(v[f"hidden_{i}"]["bias"]))
+    np.testing.assert_allclose(back.critic.obs_std, np.asarray(params[0].std["privileged_state"]))
+    assert not any(k.startswith("critic") for k in np.load(tmp_path / "ckpt" / "policy.npz").files)
+    (tmp_path / "ckpt" / "critic.npz").write_bytes(b"not an npz")
+    with pytest.raises(ValueError, match="critic.npz"):
+        load_policy(tmp_path / "ckpt")
+    save_policy(tmp_path / "actor_only", dataclasses.replace(pol, critic=None))
+    assert not (tmp_path / "actor_only" / "critic.npz").exists() and load_policy(tmp_path / "actor_only").critic is None
 
 
 def test_warm_start_params_rebuild_the_exported_policy():
-    """An exported policy warm-starts brax PPO: the restored actor acts as the export does, and
-    the critic's normaliser starts from the actor's statistics."""
+    """An exported policy warm-starts brax PPO: the restored actor acts as the export does; its
+    critic comes back as the same value function (rescaled for another ``value_output_scale``);
+    without one, or with another layout, the critic starts fresh, its normaliser from the actor's
+    statistics."""
+    from brax.training.acme import running_statistics
     from brax.training.agents.ppo import networks as ppo_networks
 
-    from motionfm.tracker.train import warm_start_params
+    from motionfm.tracker.train import critic_params, network_factory, warm_start_params
 
     n = O.actor_obs_size(len(CFG.env.future_frames))
     cfg, nets, params = _brax_params(n)
@@ -281,8 +297,19 @@ def test_warm_start_params_rebuild_the_exported_policy():
     act = ppo_networks.make_inference_fn(nets)(warm[:2], deterministic=True)
     out = np.asarray(act({"state": jnp.asarray(obs), "privileged_state": jnp.zeros((8, n + 10))}, jax.random.PRNGKey(0))[0])
     np.testing.assert_allclose(out, pol.act(obs), atol=1e-4)
+    priv = {"state": jnp.asarray(obs), "privileged_state": jnp.asarray(np.random.default_rng(3).normal(0, 3, (8, n + 10)), jnp.float32)}
+    values = np.asarray(nets.value_network.apply(params[0], params[2], priv))
+    np.testing.assert_allclose(np.asarray(nets.value_network.apply(warm[0], warm[2], priv)), values, rtol=1e-5, atol=1e-5)
+    x4 = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, value_output_scale=4.0))
+    nets4 = network_factory(x4)(sizes, 29, preprocess_observations_fn=running_statistics.normalize)
+    warm4 = warm_start_params(pol, x4, sizes)
+    np.testing.assert_allclose(np.asarray(nets4.value_network.apply(warm4[0], warm4[2], priv)), values, rtol=1e-5, atol=1e-5)
+    wide = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, value_hidden=(64,)))
+    assert critic_params(pol, wide, n + 10)[0] is None and "hidden layers" in critic_params(pol, wide, n + 10)[1]
+    no_critic = dataclasses.replace(pol, critic=None)
+    warm = warm_start_params(no_critic, cfg, sizes)
     np.testing.assert_allclose(np.asarray(warm[0].std["privileged_state"][:n]), pol.obs_std)
-    assert warm[2] is None  # the critic starts fresh
+    assert warm[2] is None and np.all(np.asarray(warm[0].std["privileged_state"][n:]) == 1.0)  # the critic starts fresh
     np.testing.assert_array_equal(np.asarray(warm[1]["params"]["std_logparam"]["log_value"]), pol.action_log_std)
     old = dataclasses.replace(pol, action_log_std=None)  # exported before the noise was kept
     np.testing.assert_allclose(np.asarray(warm_start_params(old, cfg, sizes)[1]["params"]["std_logparam"]["log_value"]),
@@ -400,9 +427,12 @@ def test_average_of_one_runs_exports(tmp_path, capsys):
     folders = []
     for i in range(3):
         w = tuple((rng.normal(size=a.shape).astype(np.float32), rng.normal(size=b.shape).astype(np.float32)) for a, b in zero.weights)
+        critic = Critic(rng.normal(size=40).astype(np.float32), rng.uniform(0.5, 2, 40).astype(np.float32),
+                        ((rng.normal(size=(40, 8)).astype(np.float32), rng.normal(size=8).astype(np.float32)),
+                         (rng.normal(size=(8, 1)).astype(np.float32), rng.normal(size=1).astype(np.float32))))
         pol = dataclasses.replace(zero, obs_mean=rng.normal(size=zero.obs_mean.shape).astype(np.float32), weights=w,
                                   metadata={"held_out": ["a", "b"], "training": {"env_steps": 1000 * (i + 1)}},
-                                  action_log_std=rng.normal(-1.0, 0.3, 29).astype(np.float32))
+                                  action_log_std=rng.normal(-1.0, 0.3, 29).astype(np.float32), critic=critic)
         folders.append(str(save_policy(tmp_path / f"p{i}", pol)))
     pols = [load_policy(f) for f in folders]
     assert main(["average", *folders, "--out", str(tmp_path / "avg")]) == 0
@@ -412,6 +442,9 @@ def test_average_of_one_runs_exports(tmp_path, capsys):
     np.testing.assert_allclose(avg.obs_mean, np.mean([p.obs_mean for p in pols], 0), atol=1e-6)
     np.testing.assert_allclose(avg.action_log_std, np.mean([p.action_log_std for p in pols], 0), atol=1e-6)
     assert average_policies([pols[0], dataclasses.replace(pols[1], action_log_std=None)]).action_log_std is None
+    np.testing.assert_allclose(avg.critic.weights[1][0], np.mean([p.critic.weights[1][0] for p in pols], 0), atol=1e-6)
+    np.testing.assert_allclose(avg.critic.obs_std, np.mean([p.critic.obs_std for p in pols], 0), atol=1e-6)
+    assert average_policies([pols[0], dataclasses.replace(pols[1], critic=None)]).critic is None
     assert [a["env_steps"] for a in avg.metadata["averaged_from"]] == [1000, 2000, 3000]
     assert avg.metadata["training"]["env_steps"] == 3000 and avg.config == CFG
     other = dataclasses.replace(pols[0], metadata={**pols[0].metadata, "held_out": ["c"]})

@@ -247,8 +247,9 @@ def test_curriculum_advances_exports_and_plots(tmp_path, walk, data_dir):
 
 @pytest.mark.slow
 def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, monkeypatch):
-    """A warm start from an export (no critic) first fits a critic with the actor's parameters held
-    fixed and hands it to the chunk; the export records what the next warm start needs."""
+    """A warm start from an export without a critic first fits one with the actor's parameters held
+    fixed and hands it to the chunk; from an export with its critic it goes straight on; the
+    export records what the next warm start needs."""
     from motionfm.tracker import train as T
     from motionfm.tracker.policy import policy_from_brax
 
@@ -256,6 +257,8 @@ def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, 
     cfg = dataclasses.replace(CFG, ppo=dataclasses.replace(CFG.ppo, critic_warmup_steps=80, value_output_scale=4.0))
     first, _ = T.train(CFG, [stand_motion(), walk], tmp_path / "a", num_timesteps=80, run_evals=False, log=lambda _: None)
     first.metadata["training"]["env_steps"] = 5_000_000  # as if trained longer: its statistics weigh that much
+    assert first.critic is not None  # exports keep their critic
+    actor_only = dataclasses.replace(first, critic=None)  # as exported before they did (the shipped policy)
     seen = {}
     real = T._critic_warmup
 
@@ -267,7 +270,7 @@ def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, 
     monkeypatch.setattr(T, "_critic_warmup", spy)
     logs: list[str] = []
     policy, rows = T.train(cfg, [stand_motion(), walk], tmp_path / "b", num_timesteps=80, run_evals=False,
-                           init_policy=first, init_from="first", log=logs.append)
+                           init_policy=actor_only, init_from="first", log=logs.append)
     same = jax.tree_util.tree_map(lambda a, b: bool(np.array_equal(a, b)), seen["in"][1], seen["out"][1])
     assert all(jax.tree_util.tree_leaves(same))  # the actor did not move during the warm-up
     assert seen["in"][2] is None and all(np.isfinite(v).all() for v in jax.tree_util.tree_leaves(seen["out"][2]))
@@ -275,6 +278,7 @@ def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, 
     assert (tmp_path / "b" / "critic_warmup.jsonl").read_text().strip()
     run = json.loads((tmp_path / "b" / "run.json").read_text())
     assert run["init"]["critic_warmup_steps"] == 80 and run["init"]["from"] == "first"
+    assert run["init"]["critic"].startswith("fresh (the export has no critic")
     # the actor keeps its export's statistics, weighed as the samples it was trained on; the
     # critic's are measured on the warm-up's samples (the privileged extras started at unit ones)
     assert int(seen["in"][0].count.lo) == 5_000_000 and int(seen["out"][0].count.lo) == 5_000_000
@@ -285,3 +289,17 @@ def test_warm_start_trains_the_critic_first_with_the_actor_held(tmp_path, walk, 
     assert rows and all(np.isfinite(w).all() for w, _ in policy.weights)
     final = policy.metadata["training"]["final_train"]
     assert final["learning_rate"] > 0 and final["action_std"] > 0
+    # the export's own critic: no warm-up, the chunk starts from it
+    seen.clear()
+    from brax.training.agents.ppo import train as ppo
+
+    calls, brax_train = [], ppo.train
+    monkeypatch.setattr(ppo, "train", lambda **kw: calls.append(kw) or brax_train(**kw))
+    T.train(cfg, [stand_motion(), walk], tmp_path / "c", num_timesteps=80, run_evals=False,
+            init_policy=first, init_from="first", log=lambda _: None)
+    assert len(calls) == 1 and calls[0]["restore_value_fn"] is True
+    kept = calls[0]["restore_params"][2]["params"]
+    np.testing.assert_allclose(np.asarray(kept["hidden_0"]["kernel"]), first.critic.weights[0][0])
+    run = json.loads((tmp_path / "c" / "run.json").read_text())
+    assert not seen and not (tmp_path / "c" / "critic_warmup.jsonl").exists()
+    assert run["init"]["critic"] == "kept" and "critic_warmup_steps" not in run["init"]

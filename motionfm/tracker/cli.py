@@ -213,7 +213,8 @@ def register(sub: argparse._SubParsersAction, train_group: argparse._SubParsersA
     r.add_argument("--keep-exports", action="store_true", help="also keep each chunk's export as <export>_<env steps> "
                    "(with --curriculum; `motionfm average` takes the mean of the last few)")
     r.add_argument("--init-from", help="exported policy folder (e.g. checkpoints/tracker) that a new run folder starts "
-                   "from: its actor, normaliser, held-out clips and curriculum stage (fresh critic); ignored when --out "
+                   "from: its actor, normaliser, action noise, held-out clips, curriculum stage and critic (a fresh one, "
+                   "trained first with the actor held, where the export has none); ignored when --out "
                    "already holds a run")
     r.add_argument("--num-envs", type=int)
     r.add_argument("--num-evals", type=int)

@@ -261,14 +261,18 @@ def network_factory(cfg: TrackerConfig) -> Callable:
 
 def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_size: dict[str, tuple[int, ...]],
                       count: int = 2_000_000, seed: int = 0) -> tuple:
-    """Brax PPO ``(normalizer, policy params, None)`` that start training from an exported policy.
+    """Brax PPO ``(normalizer, policy params, value params or None)`` that start training from an
+    exported policy.
 
-    An export keeps what deployment needs (actor normaliser and MLP) and the per-joint action
-    noise (``policy.action_log_std``), not the critic or its normaliser: the critic starts fresh
-    (``restore_value_fn=False``), the noise where the run left it (an export made before the noise
-    was kept: at ``cfg.ppo.init_noise_std``), and the critic's normaliser reuses the actor's statistics
-    on the clean actor observation it starts with (unit statistics on the privileged extras, until
-    :func:`_critic_warmup` measures the critic's).
+    An export keeps what deployment needs (actor normaliser and MLP), the per-joint action noise
+    (``policy.action_log_std``) and, since exports keep it, the run's critic (``policy.critic``):
+    the noise and the critic continue where the run left them. The critic's last layer is rescaled
+    when ``cfg.ppo.value_output_scale`` differs from the export's, so its values stay the same. An
+    export without a critic, or one whose critic's layout differs from ``cfg``'s (see
+    :func:`critic_params`), gives None there: the critic starts fresh (``restore_value_fn=False``),
+    its normaliser reusing the actor's statistics on the clean actor observation it starts with
+    (unit statistics on the privileged extras, until :func:`_critic_warmup` measures the critic's).
+    An export made before the noise was kept starts at ``cfg.ppo.init_noise_std``.
     ``count`` is the number of samples the statistics are taken to summarise: later batches move
     them at ``batch / count``, as if training had gone on. :func:`train` passes the env steps the
     policy was trained on, so the actor's inputs stay as they were (the privileged extras then keep
@@ -303,9 +307,35 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
                              f"{p['std_logparam']['log_value'].shape}")
         p["std_logparam"]["log_value"] = jnp.asarray(policy.action_log_std)
     npriv = observation_size["privileged_state"][0]
-    mean = {"state": policy.obs_mean, "privileged_state": np.concatenate([policy.obs_mean, np.zeros(npriv - na, np.float32)])}
-    std = {"state": policy.obs_std, "privileged_state": np.concatenate([policy.obs_std, np.ones(npriv - na, np.float32)])}
-    return _statistics(mean, std, count), {"params": p}, None
+    value, _ = critic_params(policy, cfg, npriv)
+    if value is not None:
+        mean = {"state": policy.obs_mean, "privileged_state": policy.critic.obs_mean}
+        std = {"state": policy.obs_std, "privileged_state": policy.critic.obs_std}
+    else:
+        mean = {"state": policy.obs_mean, "privileged_state": np.concatenate([policy.obs_mean, np.zeros(npriv - na, np.float32)])}
+        std = {"state": policy.obs_std, "privileged_state": np.concatenate([policy.obs_std, np.ones(npriv - na, np.float32)])}
+    return _statistics(mean, std, count), {"params": p}, value
+
+
+def critic_params(policy: TrackerPolicy, cfg: TrackerConfig, privileged_size: int) -> tuple[dict | None, str]:
+    """brax value-network params from an export's critic, and what was done: ``(params, "kept")``,
+    or ``(None, why not)`` when the export has none or its layout (input size ``privileged_size``,
+    ``cfg.ppo.value_hidden``) differs. The output layer is multiplied by the export's
+    ``value_output_scale`` over ``cfg``'s, so the value function is unchanged."""
+    import jax.numpy as jnp
+
+    c = policy.critic
+    if c is None:
+        return None, "the export has no critic"
+    hidden = [w.shape[1] for w, _ in c.weights[:-1]]
+    if c.obs_mean.shape != (privileged_size,) or tuple(hidden) != tuple(cfg.ppo.value_hidden) or c.weights[-1][0].shape[1] != 1:
+        return None, (f"the export's critic observes {c.obs_mean.shape[0]} values with hidden layers {hidden}; "
+                      f"this config needs {privileged_size} and {list(cfg.ppo.value_hidden)}")
+    ratio = float(policy.config.ppo.value_output_scale) / float(cfg.ppo.value_output_scale)
+    n = len(c.weights)
+    layers = {f"hidden_{i}": {"kernel": jnp.asarray(w * (ratio if i == n - 1 else 1.0)),
+                              "bias": jnp.asarray(b * (ratio if i == n - 1 else 1.0))} for i, (w, b) in enumerate(c.weights)}
+    return {"params": layers}, "kept"
 
 
 def _statistics(mean: dict, std: dict, count: int) -> Any:
@@ -389,8 +419,9 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         export: also write the deployable policy folder here (e.g. ``checkpoints/tracker``).
         held_out: names of clips kept out of training (recorded in the metadata).
         init_policy: when the run folder has no checkpoint yet, start from this exported policy
-            (:func:`warm_start_params`; a fresh critic, first trained for ``cfg.ppo.critic_warmup_steps``
-            env steps with the actor held fixed) instead of from scratch; its env steps and
+            (:func:`warm_start_params`: with its critic where the export keeps one, else a fresh critic,
+            first trained for ``cfg.ppo.critic_warmup_steps`` env steps with the actor held fixed)
+            instead of from scratch; its env steps and
             training time count towards the run's totals (``run.json``'s ``init``).
         init_from: where ``init_policy`` was read from (recorded).
         run_evals: run brax's deterministic evaluation rollouts at each of ``num_evals`` points
@@ -431,13 +462,15 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         # the first batches do not shift the inputs of a policy that is held fixed or polished.
         warm = warm_start_params(init_policy, cfg, env.observation_size, seed=p.seed,
                                  count=max(2_000_000, int(init["env_steps"])))
-        if p.critic_warmup_steps > 0:
+        critic_note = critic_params(init_policy, cfg, env.observation_size["privileged_state"][0])[1]
+        init["critic"] = "kept" if warm[2] is not None else f"fresh ({critic_note})"
+        if warm[2] is None and p.critic_warmup_steps > 0:
             init["critic_warmup_steps"] = int(p.critic_warmup_steps)
     offset = int(init["env_steps"]) if init else 0
     steps_before += offset
     log(f"tracker: {len(env.library.names)} clips, {env.library.num_frames} frames at {cfg.env.fps:g} Hz, "
         f"{jax.device_count()} device(s), {p.num_envs} envs; chunk {chunk} from "
-        f"{restore if restore else (init['from'] + ' (warm start, fresh critic)') if warm else 'scratch'} ({steps_before} steps before)")
+        f"{restore if restore else (init['from'] + ' (warm start, critic ' + init['critic'] + ')') if warm else 'scratch'} ({steps_before} steps before)")
 
     last_print = [0.0]
 
@@ -467,8 +500,8 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         clipping_epsilon=p.clipping_epsilon, max_grad_norm=p.max_grad_norm, reward_scaling=p.reward_scaling,
         normalize_observations=True, deterministic_eval=True, log_training_metrics=True,
         training_metrics_steps=p.num_envs * p.unroll_length * 4, learning_rate_schedule_min_lr=ADAPTIVE_KL_MIN_LR)
-    critic_ready = False
-    if warm is not None and p.critic_warmup_steps > 0:
+    critic_ready = warm is not None and warm[2] is not None  # the export's own critic
+    if warm is not None and not critic_ready and p.critic_warmup_steps > 0:
         warm = _critic_warmup(ppo, common, cfg, warm, run / "critic_warmup.jsonl", seed=p.seed + 1000 * chunk + 500, log=log)
         critic_ready = True
     lr0 = chunk_learning_rate(p, run, init)
