@@ -306,6 +306,11 @@ def test_warm_start_params_rebuild_the_exported_policy():
     np.testing.assert_allclose(np.asarray(nets4.value_network.apply(warm4[0], warm4[2], priv)), values, rtol=1e-5, atol=1e-5)
     wide = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, value_hidden=(64,)))
     assert critic_params(pol, wide, n + 10)[0] is None and "hidden layers" in critic_params(pol, wide, n + 10)[1]
+    feet = dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, reward=dataclasses.replace(cfg.env.reward, feet_pos=(1.0, 0.1))))
+    far = dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, discounting=0.9))
+    for other in (feet, far):  # a value function of another reward or discount is not kept
+        assert critic_params(pol, other, n + 10)[0] is None and "another reward" in critic_params(pol, other, n + 10)[1]
+        assert warm_start_params(pol, other, sizes)[2] is None
     no_critic = dataclasses.replace(pol, critic=None)
     warm = warm_start_params(no_critic, cfg, sizes)
     np.testing.assert_allclose(np.asarray(warm[0].std["privileged_state"][:n]), pol.obs_std)

@@ -319,14 +319,21 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
 
 def critic_params(policy: TrackerPolicy, cfg: TrackerConfig, privileged_size: int) -> tuple[dict | None, str]:
     """brax value-network params from an export's critic, and what was done: ``(params, "kept")``,
-    or ``(None, why not)`` when the export has none or its layout (input size ``privileged_size``,
-    ``cfg.ppo.value_hidden``) differs. The output layer is multiplied by the export's
+    or ``(None, why not)`` when the export has none, learned another reward (``env.reward``,
+    ``ppo.discounting``, ``ppo.reward_scaling`` differ from ``cfg``'s) or its layout (input size
+    ``privileged_size``, ``cfg.ppo.value_hidden``) differs. The output layer is multiplied by the export's
     ``value_output_scale`` over ``cfg``'s, so the value function is unchanged."""
     import jax.numpy as jnp
 
     c = policy.critic
     if c is None:
         return None, "the export has no critic"
+    mine, theirs = policy.config, cfg
+    if (mine.env.reward != theirs.env.reward or mine.ppo.discounting != theirs.ppo.discounting
+            or mine.ppo.reward_scaling != theirs.ppo.reward_scaling):
+        # a value function is the expected return of one reward at one discount: for another it is
+        # no better a start than a fresh critic and is not treated as trained
+        return None, "the export's critic learned another reward or discount than this config's"
     hidden = [w.shape[1] for w, _ in c.weights[:-1]]
     if c.obs_mean.shape != (privileged_size,) or tuple(hidden) != tuple(cfg.ppo.value_hidden) or c.weights[-1][0].shape[1] != 1:
         return None, (f"the export's critic observes {c.obs_mean.shape[0]} values with hidden layers {hidden}; "
