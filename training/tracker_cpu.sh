@@ -53,7 +53,10 @@
 # checkpoints/tracker, 12 M critic warm-up steps first): held-out within 5 cm 47 % before, 34 / 38 / 32 % after
 # 8 / 16 / 24 M steps (mpbpe 6.7 -> 8.3 / 7.8 / 8.0 cm, success 95.2 -> 94.5 / 94.3 / 93.7 %); at noise 0.3 and a 4 M
 # warm-up: 5 % (10.2 cm).
-# docs/architecture.md, "Warm starts".
+# docs/architecture.md, "Warm starts". Exports keep their critic (critic.npz): --init-from such an export skips the
+# warm-up (value loss 145 from the start, a fresh critic 287). A faster critic ("value_output_scale": 25 in a copy of
+# tracker_cpu_polish.json) did not help: within 5 cm 33.7 / 39.8 % after 8 / 16 M steps; what a warm start loses is
+# drift on walks (each PPO iterate's own lag or sideways bias, averaged out in the shipped mean of nine).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
