@@ -194,9 +194,9 @@ class PPOConfig:
     desired_kl: float = 0.01
     run_evals: bool = True  # brax's deterministic eval rollouts at each checkpoint (slow to compile on CPU)
     # A warm start from an export without a critic (exported before exports kept it, as the shipped
-    # policy) first trains a fresh critic for this many env
-    # steps with the actor held fixed: PPO on a random critic's advantages wore the shipped policy
-    # down (8 M steps from it: held-out success 90.1 % without, 92.2 % with 4 M; 95.2 % before).
+    # policy) first trains a fresh critic for this many env steps with the actor held fixed: PPO on
+    # a random critic's advantages wore the shipped policy down (8 M steps from it: held-out success
+    # 90.1 % without, 92.2 % with 4 M; 95.2 % before).
     # 12 M (~30 min on 2 cores; value loss 129 at 4 M, 108 at 12 M), with the critic's statistics
     # measured and the noise at the run's: within 5 cm 5 % -> 34 % after the chunk (47 % before;
     # docs/architecture.md, "Warm starts"). 0: no warm-up.

@@ -3,8 +3,9 @@
 A checkpoint folder holds ``metadata.json`` (schema, config, observation layout, training
 summary), ``state/`` (orbax: the normaliser and MLP arrays), ``policy.npz`` (the actor's arrays,
 for a robot computer with numpy only) and, for an export of a run, ``critic.npz`` (the critic that
-trained it: what a new run continues from, not needed to act). :class:`TrackerPolicy.act` is the deterministic action
-``(29,)`` for an observation ``(D,)``: ``MLP((obs - mean) / std)``, swish hidden layers.
+trained it: what a new run continues from, not needed to act). :class:`TrackerPolicy.act` is the
+deterministic action ``(29,)`` for an observation ``(D,)``: ``MLP((obs - mean) / std)``, swish
+hidden layers.
 """
 
 from __future__ import annotations

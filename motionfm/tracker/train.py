@@ -268,8 +268,8 @@ def warm_start_params(policy: TrackerPolicy, cfg: TrackerConfig, observation_siz
     (``policy.action_log_std``) and, since exports keep it, the run's critic (``policy.critic``):
     the noise and the critic continue where the run left them. The critic's last layer is rescaled
     when ``cfg.ppo.value_output_scale`` differs from the export's, so its values stay the same. An
-    export without a critic, or one whose critic's layout differs from ``cfg``'s (see
-    :func:`critic_params`), gives None there: the critic starts fresh (``restore_value_fn=False``),
+    export without a critic, or one whose critic does not fit ``cfg`` (another reward, discount or
+    layout: :func:`critic_params`), gives None there: the critic starts fresh (``restore_value_fn=False``),
     its normaliser reusing the actor's statistics on the clean actor observation it starts with
     (unit statistics on the privileged extras, until :func:`_critic_warmup` measures the critic's).
     An export made before the noise was kept starts at ``cfg.ppo.init_noise_std``.
