@@ -138,8 +138,9 @@ def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
     if any(h != held[-1] for h in held):
         raise ValueError("policies with different held-out clips cannot be averaged (they come from different runs)")
     mean = lambda arrays: np.mean(np.stack(arrays), 0).astype(np.float32)  # noqa: E731
-    weights = tuple((mean([p.weights[i][0] for p in policies]), mean([p.weights[i][1] for p in policies]))
-                    for i in range(len(last.weights)))
+    mean_layers = lambda sets: tuple((mean([w[i][0] for w in sets]), mean([w[i][1] for w in sets]))  # noqa: E731
+                                     for i in range(len(sets[-1])))
+    weights = mean_layers([p.weights for p in policies])
     steps = [int(p.metadata.get("training", {}).get("env_steps", -1)) for p in policies]
     log_stds = [p.action_log_std for p in policies]
     critics = [p.critic for p in policies]
@@ -149,8 +150,7 @@ def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
         if any(s != cshapes[-1] for s in cshapes):
             raise ValueError(f"critics of different shapes cannot be averaged: {sorted(set(map(str, cshapes)))}")
         critic = Critic(mean([c.obs_mean for c in critics]), mean([c.obs_std for c in critics]),
-                        tuple((mean([c.weights[i][0] for c in critics]), mean([c.weights[i][1] for c in critics]))
-                              for i in range(len(critics[-1].weights))))
+                        mean_layers([c.weights for c in critics]))
     return TrackerPolicy(last.config, mean([p.obs_mean for p in policies]), mean([p.obs_std for p in policies]), weights,
                          {**last.metadata, "averaged_from": [{"env_steps": s} for s in steps]},
                          None if any(x is None for x in log_stds) else mean(log_stds), critic)
@@ -158,6 +158,11 @@ def average_policies(policies: Sequence[TrackerPolicy]) -> TrackerPolicy:
 
 def _layers(weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
     return {**{f"w{i}": w for i, (w, _) in enumerate(weights)}, **{f"b{i}": b for i, (_, b) in enumerate(weights)}}
+
+
+def _read_layers(z: Any) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Inverse of :func:`_layers` on an npz written with ``num_layers``."""
+    return tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(int(z["num_layers"])))
 
 
 def save_policy(path: str | os.PathLike, policy: TrackerPolicy) -> Path:
@@ -190,8 +195,7 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
     path = Path(path) if path is not None else default_checkpoint()
     meta = read_metadata(path, SCHEMA, SCHEMA_VERSION)
     z = np.load(path / "policy.npz")
-    n = int(z["num_layers"])
-    weights = tuple((z[f"w{i}"].astype(np.float32), z[f"b{i}"].astype(np.float32)) for i in range(n))
+    weights = _read_layers(z)
     config = dict(meta["config"])
     config["env"] = {"missing_joints": "default", **config.get("env", {})}  # trained before the switch existed
     if int(meta.get("schema_version", 1)) < 2:  # trained before the drive table existed
@@ -201,9 +205,7 @@ def load_policy(path: str | os.PathLike | None = None) -> TrackerPolicy:
     if (path / "critic.npz").is_file():
         try:
             c = np.load(path / "critic.npz")
-            critic = Critic(c["obs_mean"].astype(np.float32), c["obs_std"].astype(np.float32),
-                            tuple((c[f"w{i}"].astype(np.float32), c[f"b{i}"].astype(np.float32))
-                                  for i in range(int(c["num_layers"]))))
+            critic = Critic(c["obs_mean"].astype(np.float32), c["obs_std"].astype(np.float32), _read_layers(c))
         except (OSError, KeyError, ValueError) as e:
             raise ValueError(f"{path / 'critic.npz'}: not a readable critic ({e})") from e
     return TrackerPolicy(TrackerConfig.from_dict(config), z["obs_mean"].astype(np.float32),

@@ -469,8 +469,8 @@ def train(cfg: TrackerConfig, motions: "Sequence[Motion] | MotionLibrary", run_d
         # the first batches do not shift the inputs of a policy that is held fixed or polished.
         warm = warm_start_params(init_policy, cfg, env.observation_size, seed=p.seed,
                                  count=max(2_000_000, int(init["env_steps"])))
-        critic_note = critic_params(init_policy, cfg, env.observation_size["privileged_state"][0])[1]
-        init["critic"] = "kept" if warm[2] is not None else f"fresh ({critic_note})"
+        init["critic"] = ("kept" if warm[2] is not None else  # else say why (critic_params' reason)
+                          f"fresh ({critic_params(init_policy, cfg, env.observation_size['privileged_state'][0])[1]})")
         if warm[2] is None and p.critic_warmup_steps > 0:
             init["critic_warmup_steps"] = int(p.critic_warmup_steps)
     offset = int(init["env_steps"]) if init else 0
