@@ -311,6 +311,8 @@ def main(argv=None) -> int:
             print(f"{tag + ' ... with drift-free mpbpe <= 5 cm (BeyondMimic)':<52}{c['target_rate_local']:>14.2f}")
             print(f"{tag + ' mpbpe / local (cm), joints (rad)':<52}{c['mpbpe_cm']:>5.1f} {c['mpbpe_local_cm']:>4.1f} {c['joint_error_rad']:>4.2f}")
             print(f"{tag + ' feet sliding where the reference stands (cm/s)':<52}{c['foot_slide_cm_s']:>14.1f}")
+            print(f"{tag + ' root at the end, along / across (cm, mean ± sd)':<52}"
+                  f"{c['end_along_cm']:>+5.1f} ± {c['end_along_sd_cm']:.1f} / {c['end_cross_cm']:+.1f} ± {c['end_cross_sd_cm']:.1f}")
     for key in ("generated", "generated_planted", "generated_stance"):
         g = out.get(key)
         if not g:

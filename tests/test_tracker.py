@@ -23,7 +23,7 @@ from motionfm.tracker import obs as O
 from motionfm.tracker.config import END_EFFECTORS, PRESETS, REWARD_TERMS, TRACKED_BODIES, RewardConfig, TrackerConfig
 from motionfm.tracker.library import MotionLibrary, bin_weights, sample_start
 from motionfm.tracker.policy import Critic, TrackerPolicy, average_policies, load_policy, policy_from_brax, save_policy
-from motionfm.tracker.rollout import load_rollout, rollout_metrics, save_rollout, track
+from motionfm.tracker.rollout import load_rollout, rollout_metrics, save_rollout, summarize, track
 
 CFG = PRESETS["test"]
 ANCHOR = TRACKED_BODIES.index(CFG.env.anchor_body)
@@ -365,6 +365,18 @@ def test_metrics_of_perfect_and_bad_tracking():
     near_m = rollout_metrics({"qpos": near, "ref_qpos": ref})
     assert near_m["success"] and not near_m["meets_target"] and near_m["mpbpe_cm"] == pytest.approx(10.0, abs=0.1)
     assert near_m["meets_target_local"]  # a pure offset is drift: the pose itself is exact
+    assert near_m["end_along_cm"] == pytest.approx(0.0, abs=1e-6) and near_m["end_cross_cm"] == pytest.approx(10.0)
+    turned = ref.copy()
+    turned[:, 3:7] = [np.cos(np.pi / 4), 0.0, 0.0, np.sin(np.pi / 4)]  # the reference faces +y
+    behind = turned.copy()
+    behind[-1, 1] -= 0.1  # the robot ends 10 cm behind it (along its heading), not beside it
+    lag = rollout_metrics({"qpos": behind, "ref_qpos": turned})
+    assert lag["end_along_cm"] == pytest.approx(-10.0) and lag["end_cross_cm"] == pytest.approx(0.0, abs=1e-6)
+    rows = [lag, near_m, rollout_metrics({"qpos": ref[:10], "ref_qpos": ref[:10], "clip_frames": 20})]
+    assert np.isnan(rows[-1]["end_along_cm"])  # no offset for a rollout that fell
+    sm = summarize(rows)  # clip means over the rollouts that stayed up
+    assert sm["end_along_cm"] == pytest.approx(-5.0) and sm["end_cross_cm"] == pytest.approx(5.0)
+    assert sm["end_along_sd_cm"] == pytest.approx(5.0)
     assert perfect["foot_slide_cm_s"] == 0.0 and near_m["foot_slide_cm_s"] == 0.0
     jitter = ref.copy()
     jitter[::2, 0] += 0.01  # the robot jitters 1 cm back and forth at 50 Hz while the reference stands

@@ -23,7 +23,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     r = track(policy, motion, variant=args.model, sim_dt=args.sim_dt)
     save_rollout(args.out, r)
     keys = ("name", "frames", "clip_frames", "fell", "success", "mpbpe_cm", "mpbpe_local_cm", "joint_error_rad",
-            "max_body_error_m", "policy_ms", "wall_s", "model", "sim_dt")
+            "max_body_error_m", "end_along_cm", "end_cross_cm", "policy_ms", "wall_s", "model", "sim_dt")
     summary = {k: r[k] for k in keys} | {"out": str(args.out)}
     if args.json:
         print(json.dumps(summary, indent=1))
@@ -70,7 +70,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"stand 10 s: {'held' if st['success'] else 'fell after %.1f s' % (st['frames'] / 50)}")
         for g, c in report["by_category"].items():
             print(f"  {g:<13} {c['num_clips']:>4d} clips: success {c['success_rate']:.1%} (with mpbpe <= 5 cm {c['target_rate']:.1%}, drift-free {c['target_rate_local']:.1%}), "
-                  f"mpbpe {c['mpbpe_cm']:.1f} cm, falls {c['fall_rate']:.1%}")
+                  f"mpbpe {c['mpbpe_cm']:.1f} cm, falls {c['fall_rate']:.1%}, ends {c['end_along_cm']:+.1f} ± {c['end_along_sd_cm']:.1f} cm along, "
+                  f"{c['end_cross_cm']:+.1f} ± {c['end_cross_sd_cm']:.1f} cm across")
         print(f"{report['num_clips']} clips: success {report['success_rate']:.1%} (with mpbpe <= 5 cm {report['target_rate']:.1%}, drift-free {report['target_rate_local']:.1%}), "
               f"mpbpe {report['mpbpe_cm']:.1f} cm (local {report['mpbpe_local_cm']:.1f} cm), joints {report['joint_error_rad']:.3f} rad, "
               f"falls {report['fall_rate']:.1%}, feet sliding {report['foot_slide_cm_s']:.1f} cm/s where the reference's stand still")
