@@ -57,6 +57,9 @@
 # warm-up (value loss 145 from the start, a fresh critic 287). A faster critic ("value_output_scale": 25 in a copy of
 # tracker_cpu_polish.json) did not help: within 5 cm 33.7 / 39.8 % after 8 / 16 M steps; what a warm start loses is
 # drift on walks (each PPO iterate's own lag or sideways bias, averaged out in the shipped mean of nine).
+# Less noise (init_noise_std 0.2, entropy_cost 0 in a copy of tracker_cpu_polish.json) lagged more: 30.1 % within 5 cm
+# after 8 M, walks 6 cm behind. anchor_pos_fine (2.0, 0.1) in such a copy: 45.7 % (locomotion 7.1 %, no lag): the reward
+# to try for a long averaged run (docs/architecture.md).
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
