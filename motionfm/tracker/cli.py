@@ -16,15 +16,13 @@ from pathlib import Path
 def _cmd_track(args: argparse.Namespace) -> int:
     from motionfm.motion import Motion
     from motionfm.tracker.policy import load_policy
-    from motionfm.tracker.rollout import describe, save_rollout, track
+    from motionfm.tracker.rollout import clip_summary, describe, save_rollout, track
 
     policy = load_policy(args.checkpoint)
     motion = Motion.load(args.motion, fps=args.fps, limits="ignore")
     r = track(policy, motion, variant=args.model, sim_dt=args.sim_dt)
     save_rollout(args.out, r)
-    keys = ("name", "frames", "clip_frames", "fell", "success", "mpbpe_cm", "mpbpe_local_cm", "joint_error_rad",
-            "max_body_error_m", "end_along_cm", "end_cross_cm", "policy_ms", "wall_s", "model", "sim_dt")
-    summary = {k: r[k] for k in keys} | {"out": str(args.out)}
+    summary = clip_summary(r) | {"out": str(args.out)}
     if args.json:
         print(json.dumps(summary, indent=1))
     else:

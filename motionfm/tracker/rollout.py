@@ -229,6 +229,14 @@ def load_rollout(path: str | os.PathLike) -> dict[str, Any]:
     return z
 
 
+def clip_summary(r: dict[str, Any]) -> dict[str, Any]:
+    """The scalar fields of a :func:`track` result, without its arrays: ``name``, ``frames``,
+    ``clip_frames``, every metric of :func:`rollout_metrics`, ``policy_ms``, ``wall_s``, ``model``,
+    ``sim_dt``, ``fps``. One row of a report (``motionfm track``, :func:`evaluate_motions`), so a new
+    metric reaches every report without a list of keys to keep in step."""
+    return {k: v for k, v in r.items() if np.ndim(v) == 0}
+
+
 def evaluate_motions(policy: TrackerPolicy, motions: Sequence[Motion], *, variant: str | None = None,
                      sim_dt: float | None = None, progress: bool = False) -> dict[str, Any]:
     """Track each motion; the summary (``success_rate``, clip-mean ``mpbpe_cm``, ``mpbpe_local_cm``,
@@ -236,10 +244,7 @@ def evaluate_motions(policy: TrackerPolicy, motions: Sequence[Motion], *, varian
     clips = []
     for m in motions:
         r = track(policy, m, variant=variant, sim_dt=sim_dt)
-        row = {k: r[k] for k in ("name", "frames", "clip_frames", "fell", "success", "meets_target", "meets_target_local", "mpbpe_cm", "mpbpe_local_cm",
-                                 "joint_error_rad", "max_body_error_m", "foot_slide_cm_s", "end_along_cm", "end_cross_cm",
-                                 "policy_ms", "wall_s")}
-        row["name"] = m.name
+        row = clip_summary(r)
         clips.append(row)
         if progress:
             print(f"  {m.name[:40]:<40} {'ok  ' if row['success'] else 'FAIL'} {row['frames']:>5d}/{row['clip_frames']:<5d} "
