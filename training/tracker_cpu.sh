@@ -59,7 +59,9 @@
 # drift on walks (each PPO iterate's own lag or sideways bias, averaged out in the shipped mean of nine).
 # Less noise (init_noise_std 0.2, entropy_cost 0 in a copy of tracker_cpu_polish.json) lagged more: 30.1 % within 5 cm
 # after 8 M, walks 6 cm behind. anchor_pos_fine (2.0, 0.1) in such a copy: 45.7 % (locomotion 7.1 %, no lag): the reward
-# to try for a long averaged run (docs/architecture.md).
+# to try for a long averaged run (docs/architecture.md); continued 6 chunks more (CHUNKS=6, same --out), the mean of its
+# seven exports 425.0-473.2 M held out 95.4 / 4.2 / 52.8 % within 5 cm / mpbpe 6.27 cm (shipped 95.2 / 4.4 / 47.4 / 6.65),
+# but one generated sample of the ship check fell (31 / 32): not shipped.
 # EXTRA_DATA adds motion folders to the data (e.g. runs/generated/loop_g1 of training/loop_corpus.py:
 # the loop's references, tried from 238 M on and not shipped, docs/architecture.md).
 # Its 262.6 M chunk (runs weighted only) passed the loop but let `motionfm demo`'s own walk fall (the ship check's
