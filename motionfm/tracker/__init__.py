@@ -16,8 +16,7 @@ _LAZY = {
     "MotionLibrary": "library", "TrackingEnv": "env", "TrackingWrapper": "env", "make_env": "env",
     "wrap_for_tracking": "env", "train": "train", "load_motions": "train", "split_heldout": "train",
     "track": "rollout", "evaluate_motions": "rollout", "rollout_metrics": "rollout", "save_rollout": "rollout",
-    "clip_summary": "rollout",
-    "load_rollout": "rollout",
+    "clip_summary": "rollout", "load_rollout": "rollout",
 }
 
 
